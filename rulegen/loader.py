@@ -1,0 +1,291 @@
+"""Read spec files: YAML with line numbers, then the typed spec, with every error located.
+
+A :class:`Document` is one YAML document of one file, with its parsed :class:`WorkflowSpec`
+and a map from field paths to line numbers, so later stages can report problems where they
+are written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+from pydantic import BaseModel
+
+from rulegen.errors import SpecError, SpecErrors
+from rulegen.spec import API_VERSION, WorkflowSpec
+
+__all__ = ["Document", "Loc", "discover", "format_loc", "load_files", "load_text"]
+
+Loc = tuple[str | int, ...]
+SPEC_SUFFIXES = (".yaml", ".yml")
+_MAX_DEPTH = 64
+
+
+@dataclass
+class Document:
+    """One workflow spec as written in one file."""
+
+    path: str
+    index: int
+    spec: WorkflowSpec
+    lines: dict[Loc, int] = field(repr=False)
+
+    def line(self, loc: Loc) -> int:
+        """The line of the deepest part of ``loc`` that is written in the file."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(loc[:end])
+            if line is not None:
+                return line
+        return 0
+
+    def error(self, loc: Loc, message: str) -> SpecError:
+        """A :class:`SpecError` at ``loc`` in this document."""
+        return SpecError(self.path, self.line(loc), format_loc(loc), message)
+
+
+def format_loc(loc: Loc) -> str:
+    """``('slos', 0, 'sli')`` → ``slos[0].sli``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """Spec files under ``paths`` (files as given, directories searched recursively), sorted."""
+    found: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.update(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
+        else:
+            found.add(path)
+    return sorted(found)
+
+
+def load_files(paths: Sequence[Path]) -> list[Document]:
+    """Load every file; raise :class:`SpecErrors` with every problem in every file."""
+    documents: list[Document] = []
+    errors: list[SpecError] = []
+    if not paths:
+        raise SpecErrors([SpecError("(no files)", 0, "", "no spec files found (*.yaml, *.yml)")])
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(SpecError(str(path), 0, "", f"cannot read file: {exc}"))
+            continue
+        docs, errs = load_text(text, str(path))
+        documents.extend(docs)
+        errors.extend(errs)
+    if errors:
+        raise SpecErrors(errors)
+    return documents
+
+
+def load_text(text: str, path: str) -> tuple[list[Document], list[SpecError]]:
+    """Parse every YAML document in ``text`` into a :class:`Document`, collecting errors."""
+    documents: list[Document] = []
+    errors: list[SpecError] = []
+    loader = yaml.SafeLoader(text)
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node said there is one
+                break
+            lines: dict[Loc, int] = {}
+            data, build_errors = _build(loader, node, (), lines, path, 0)
+            errors.extend(build_errors)
+            if not build_errors and data is not None:
+                doc = _validate(data, lines, path, index)
+                if isinstance(doc, Document):
+                    documents.append(doc)
+                else:
+                    errors.extend(doc)
+            index += 1
+        if index == 0:
+            errors.append(SpecError(path, 0, "", "file holds no YAML document"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        errors.append(SpecError(path, line, "", f"invalid YAML: {problem}"))
+    except yaml.YAMLError as exc:
+        errors.append(SpecError(path, 0, "", f"invalid YAML: {exc}"))
+    finally:
+        loader.dispose()
+    return documents, errors
+
+
+def _build(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    loc: Loc,
+    lines: dict[Loc, int],
+    path: str,
+    depth: int,
+) -> tuple[Any, list[SpecError]]:
+    """Turn a composed YAML node into plain data, recording the line of every path."""
+    line = node.start_mark.line + 1
+    lines.setdefault(loc, line)
+    if depth > _MAX_DEPTH:
+        return None, [SpecError(path, line, format_loc(loc), "nesting is too deep")]
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        errors: list[SpecError] = []
+        loader.flatten_mapping(node)
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                errors.append(SpecError(path, key_line, format_loc(loc), "keys must be scalars"))
+                continue
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | bool) or key is None:
+                errors.append(
+                    SpecError(path, key_line, format_loc(loc), f"invalid key {key_node.value!r}")
+                )
+                continue
+            child: Loc = (*loc, str(key) if not isinstance(key, str) else key)
+            if key in out:
+                errors.append(
+                    SpecError(path, key_line, format_loc(child), "duplicate key (written twice)")
+                )
+                continue
+            lines[child] = key_line
+            value, child_errors = _build(loader, value_node, child, lines, path, depth + 1)
+            errors.extend(child_errors)
+            out[key] = value
+        return out, errors
+    if isinstance(node, yaml.SequenceNode):
+        items: list[Any] = []
+        errors = []
+        for i, item_node in enumerate(node.value):
+            value, child_errors = _build(loader, item_node, (*loc, i), lines, path, depth + 1)
+            errors.extend(child_errors)
+            items.append(value)
+        return items, errors
+    try:
+        return loader.construct_object(node, deep=True), []
+    except yaml.constructor.ConstructorError as exc:
+        return None, [SpecError(path, line, format_loc(loc), f"invalid value: {exc.problem}")]
+    except ValueError as exc:  # e.g. an impossible date such as 2026-02-30
+        return None, [SpecError(path, line, format_loc(loc), f"invalid value: {exc}")]
+
+
+def _validate(data: Any, lines: dict[Loc, int], path: str, index: int) -> Document | list[SpecError]:
+    if not isinstance(data, dict):
+        found = type(data).__name__ if data is not None else "an empty document"
+        return [SpecError(path, lines.get((), 0), "", f"expected a mapping, found {found}")]
+    if data.get("apiVersion") != API_VERSION:
+        # Stop early: other fields are meaningless if the version is not ours.
+        loc: Loc = ("apiVersion",)
+        line = lines.get(loc, lines.get((), 0))
+        got = data.get("apiVersion")
+        return [
+            SpecError(
+                path,
+                line,
+                "apiVersion",
+                f"expected '{API_VERSION}', got {got!r}" if got is not None else
+                f"required field is missing (expected 'apiVersion: {API_VERSION}')",
+            )
+        ]
+    try:
+        spec = WorkflowSpec.model_validate(data)
+    except pydantic.ValidationError as exc:
+        errors = []
+        for err in exc.errors(include_url=False):
+            err_loc: Loc = tuple(err["loc"])
+            line = _line(lines, err_loc)
+            errors.append(SpecError(path, line, format_loc(err_loc), _message(err)))
+        return sorted(set(errors))
+    return Document(path=path, index=index, spec=spec, lines=lines)
+
+
+def _line(lines: dict[Loc, int], loc: Loc) -> int:
+    for end in range(len(loc), -1, -1):
+        line = lines.get(loc[:end])
+        if line is not None:
+            return line
+    return 0
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    loc: Loc = tuple(err["loc"])
+    if kind == "extra_forbidden":
+        known = sorted(_known_fields(loc[:-1]))
+        name = str(loc[-1])
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown field{hint} (expected one of: {', '.join(known)})"
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    if kind.startswith("string_pattern"):
+        return f"invalid value {err['input']!r}: must match {err['ctx']['pattern']}"
+    if kind == "enum" or kind == "literal_error":
+        return f"invalid value {err['input']!r}: {msg[0].lower()}{msg[1:]}"
+    return msg[0].lower() + msg[1:] if msg else kind
+
+
+def _known_fields(loc: Loc) -> set[str]:
+    """Field names (as written in YAML) of the model found at ``loc`` in a spec."""
+    current: Any = WorkflowSpec
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return set()
+    model = _model_of(current)
+    if model is None:
+        return set()
+    return {f.alias or name for name, f in model.model_fields.items()}
+
+
+def _step(tp: Any, part: str | int) -> Any:
+    model = _model_of(tp)
+    if model is not None and isinstance(part, str):
+        for name, f in model.model_fields.items():
+            if part in (name, f.alias):
+                return f.annotation
+        return None
+    for arg in _unwrap(tp):
+        origin = typing.get_origin(arg)
+        if origin is list and isinstance(part, int):
+            return typing.get_args(arg)[0]
+        if origin is dict:
+            return typing.get_args(arg)[1]
+    return None
+
+
+def _model_of(tp: Any) -> type[BaseModel] | None:
+    for arg in _unwrap(tp):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _unwrap(tp: Any) -> Iterator[Any]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        yield from _unwrap(typing.get_args(tp)[0])
+    elif origin is typing.Union or origin is types.UnionType:
+        for arg in typing.get_args(tp):
+            yield from _unwrap(arg)
+    else:
+        yield tp
