@@ -1,0 +1,217 @@
+"""Alerting rules: burn-rate tiers, exhausted budget, policy thresholds, silence, zero tolerance."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rulegen import names, promql
+from rulegen.durations import format_duration
+from rulegen.generators.recording import (
+    Rule,
+    bad_record,
+    events_record,
+    ratio_record,
+    slo_labels,
+)
+from rulegen.model import SLO, BurnTier, Policy, Workflow
+
+__all__ = ["alerts_group", "zero_tolerance_group"]
+
+
+def _pct(ratio: Decimal) -> str:
+    return promql.number(ratio * 100) + "%"
+
+
+def _alert(
+    name: str,
+    expr: str,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    for_: int | None = None,
+) -> Rule:
+    rule: Rule = {"alert": name, "expr": expr}
+    if for_:
+        rule["for"] = format_duration(for_)
+    rule["labels"] = labels
+    rule["annotations"] = annotations
+    return rule
+
+
+def _links(slo: SLO) -> dict[str, str]:
+    links = {}
+    if slo.runbook_url:
+        links["runbook_url"] = slo.runbook_url
+    if slo.dashboard_url:
+        links["dashboard_url"] = slo.dashboard_url
+    return links
+
+
+def _period_events_guard(slo: SLO) -> str:
+    if slo.min_events <= 0:
+        return ""
+    return (
+        f"\nand ignoring({names.LABEL_WINDOW})\n"
+        f"{events_record(slo, slo.period)} >= {slo.min_events}"
+    )
+
+
+def burn_alert(slo: SLO, tier: BurnTier) -> Rule:
+    """One multiwindow burn-rate alert, with the low-traffic guards."""
+    long_name = promql.window_name(tier.long_window)
+    short_name = promql.window_name(tier.short_window)
+    threshold = promql.piecewise(slo.phases, [t.ratio for t in tier.thresholds])
+    parts = [
+        f"{ratio_record(slo, tier.long_window)} > {threshold}",
+        f"{ratio_record(slo, tier.short_window)} > {threshold}",
+    ]
+    bad_long = bad_record(slo, tier.long_window)
+    if tier.min_bad_events > 0:
+        parts.append(f"{bad_long} >= {tier.min_bad_events}")
+    if slo.budget_share_guard:
+        share = promql.number(tier.budget_percent / 100)
+        parts.append(
+            f"{bad_long} >= ignoring({names.LABEL_WINDOW}) "
+            f"{share} * {promql.slo_selector(names.REC_PERIOD_ALLOWED, slo)}"
+        )
+    labels = {
+        **slo_labels(slo),
+        **slo.alert_labels,
+        **tier.labels,
+        names.LABEL_SEVERITY: tier.severity,
+        names.LABEL_LONG_WINDOW: long_name,
+        names.LABEL_SHORT_WINDOW: short_name,
+    }
+    single = len(slo.phases) == 1
+    threshold_text = _pct(tier.thresholds[0].ratio) if single else "the scheduled threshold"
+    annotations = {
+        "summary": (
+            f"SLO {slo.name} is burning its error budget {tier.factor}x too fast: "
+            f"{promql.number(tier.budget_percent)}% of the {slo.period_name} budget "
+            f"within {long_name}"
+        ),
+        "description": (
+            f"{{{{ $value | humanizePercentage }}}} of {slo.workflow} runs were bad over "
+            f"the last {long_name}, and over the last {short_name} too, above "
+            f"{threshold_text} (burn factor {tier.factor}, objective "
+            f"{_pct(slo.objective)}). At this rate "
+            f"{promql.number(tier.budget_percent)}% of the {slo.period_name} error budget "
+            f"is spent every {long_name}."
+        ),
+        "budget_spent": f"{promql.number(tier.budget_percent)}% in {long_name}",
+        **_links(slo),
+        **slo.alert_annotations,
+        **tier.annotations,
+    }
+    adapted = [t for t in tier.thresholds if t.adapted]
+    if adapted:
+        annotations["adapted"] = (
+            f"burn factor {tier.factor} would need more than 100% errors at this objective; "
+            f"the tier fires at {_pct(adapted[0].ratio)} errors instead"
+        )
+    return _alert(names.ALERT_BURN, "\nand\n".join(parts), labels, annotations, tier.for_)
+
+
+def exhausted_alert(slo: SLO) -> Rule:
+    """The period's budget is spent."""
+    expr = f"{promql.slo_selector(names.REC_PERIOD_REMAINING, slo)} <= 0" + _period_events_guard(
+        slo
+    )
+    labels = {**slo_labels(slo), **slo.alert_labels, names.LABEL_SEVERITY: "ticket"}
+    annotations = {
+        "summary": f"SLO {slo.name} has spent its {slo.period_name} error budget",
+        "description": (
+            f"{{{{ $value | humanizePercentage }}}} of the {slo.period_name} error budget of "
+            f"{slo.workflow} remains. Policy: {slo.exhausted_action}"
+        ),
+        "action": slo.exhausted_action,
+        **_links(slo),
+        **slo.alert_annotations,
+    }
+    return _alert(names.ALERT_BUDGET_EXHAUSTED, expr, labels, annotations)
+
+
+def policy_alert(slo: SLO, policy: Policy) -> Rule:
+    """A policy threshold crossed, within its band (below the next, more severe one)."""
+    if policy.kind == "failure_rate":
+        value = ratio_record(slo, slo.period)
+        expr = f"{value} > {promql.number(policy.threshold)}"
+        if policy.until is not None:
+            expr += f"\nunless\n{value} > {promql.number(policy.until)}"
+        condition = f"the failure rate over {slo.period_name} is above {_pct(policy.threshold)}"
+    else:
+        value = promql.slo_selector(names.REC_PERIOD_REMAINING, slo)
+        expr = f"{value} < {promql.number(policy.threshold)}"
+        if policy.until is not None:
+            expr += f"\nunless\n{value} < {promql.number(policy.until)}"
+        condition = f"less than {_pct(policy.threshold)} of the {slo.period_name} budget remains"
+    expr += _period_events_guard(slo)
+    labels = {
+        **slo_labels(slo),
+        **slo.alert_labels,
+        names.LABEL_SEVERITY: policy.severity,
+        names.LABEL_POLICY: policy.name,
+    }
+    annotations = {
+        "summary": f"SLO {slo.name}: {policy.name.replace('_', ' ')}: {policy.action}",
+        "description": f"For {slo.workflow}, {condition} (now {{{{ $value | humanizePercentage }}}}).",
+        "action": policy.action,
+        **_links(slo),
+        **slo.alert_annotations,
+    }
+    return _alert(names.ALERT_POLICY, expr, labels, annotations)
+
+
+def absence_alert(slo: SLO) -> Rule:
+    """No events over the silence window."""
+    assert slo.absence is not None  # noqa: S101 - callers check
+    events = events_record(slo, slo.absence.after)
+    after = format_duration(slo.absence.after)
+    expr = f"{events} == 0\nor\nabsent({events})"
+    labels = {**slo_labels(slo), **slo.alert_labels, names.LABEL_SEVERITY: slo.absence.severity}
+    annotations = {
+        "summary": f"SLO {slo.name} has seen no {slo.workflow} events for {after}",
+        "description": (
+            f"No events for {slo.workflow} in the last {after}: the agents, the exporter or "
+            "the scrape have stopped, and the error budget is no longer measured."
+        ),
+        **_links(slo),
+        **slo.alert_annotations,
+    }
+    return _alert(names.ALERT_EVENTS_ABSENT, expr, labels, annotations, for_=300)
+
+
+def alerts_group(slo: SLO) -> dict[str, Any]:
+    """Every alert of one SLO."""
+    rules = [burn_alert(slo, tier) for tier in slo.tiers]
+    rules.append(exhausted_alert(slo))
+    rules.extend(policy_alert(slo, p) for p in slo.policies)
+    if slo.absence is not None:
+        rules.append(absence_alert(slo))
+    return {"name": f"agent-slo-{slo.name}-alerts", "rules": rules}
+
+
+def zero_tolerance_group(workflow: Workflow) -> dict[str, Any] | None:
+    """The workflow's alert on any single zero-tolerance outcome, or ``None``."""
+    zt = workflow.zero_tolerance
+    if zt is None:
+        return None
+    labels = {
+        names.LABEL_SLO: workflow.zero_tolerance_slo,
+        names.LABEL_WORKFLOW: workflow.name,
+        **workflow.labels,
+        **zt.labels,
+        names.LABEL_SEVERITY: zt.severity,
+    }
+    annotations = {
+        "summary": (
+            f"Zero-tolerance outcome {{{{ $labels.outcome }}}} in workflow {workflow.name}"
+        ),
+        "description": (
+            f"{{{{ $value }}}} run(s) of {workflow.name} ended in {{{{ $labels.outcome }}}} "
+            "within the last few minutes. This outcome has no error budget: every one pages."
+        ),
+        **zt.annotations,
+    }
+    rule = _alert(names.ALERT_ZERO_TOLERANCE, promql.zero_tolerance_expr(workflow), labels, annotations)
+    return {"name": f"agent-slo-{workflow.name}-zero-tolerance", "rules": [rule]}

@@ -1,0 +1,183 @@
+"""Recording rules of one SLO: exact steps, window increases, error ratios and budget figures.
+
+Three groups per SLO:
+
+- ``<slo>-sli`` (the global evaluation interval): windows up to an hour straight from the
+  raw counters, so fast-burn alerts react within a scrape or two; objective and budget.
+- ``<slo>-steps`` (interval: one step, 5m): bad and total events on each non-overlapping
+  step, counted exactly; every longer window and the period are sums of these steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rulegen import burn, names, promql
+from rulegen.durations import format_duration
+from rulegen.model import SLO
+
+__all__ = ["Rule", "slo_labels", "sli_group", "steps_group"]
+
+Rule = dict[str, Any]
+
+
+def slo_labels(slo: SLO) -> dict[str, str]:
+    """Labels on every recorded series of an SLO: its name, workflow and the spec's labels."""
+    return {names.LABEL_SLO: slo.name, names.LABEL_WORKFLOW: slo.workflow, **slo.labels}
+
+
+def _record(name: str, expr: str, labels: dict[str, str]) -> Rule:
+    return {"record": name, "expr": expr, "labels": labels}
+
+
+def bad_record(slo: SLO, window: int) -> str:
+    """Selector of the recorded bad events of ``slo`` over ``window``."""
+    if window == slo.period:
+        return promql.slo_selector(names.REC_PERIOD_BAD, slo)
+    return promql.slo_selector(names.rec_bad_events(promql.window_name(window)), slo)
+
+
+def events_record(slo: SLO, window: int) -> str:
+    """Selector of the recorded events of ``slo`` over ``window``."""
+    if window == slo.period:
+        return promql.slo_selector(names.REC_PERIOD_EVENTS, slo)
+    return promql.slo_selector(names.rec_events(promql.window_name(window)), slo)
+
+
+def ratio_record(slo: SLO, window: int) -> str:
+    """Selector of the recorded error ratio of ``slo`` over ``window``."""
+    return promql.slo_selector(names.rec_error_ratio(promql.window_name(window)), slo)
+
+
+def budget_expr(slo: SLO) -> str:
+    """The error budget (1 − objective) as a scalar expression, following the schedule."""
+    return promql.piecewise(slo.phases, [p.budget for p in slo.phases])
+
+
+def sli_group(slo: SLO) -> dict[str, Any]:
+    """Short windows from the raw counters, their ratios, and the SLO's fixed figures."""
+    labels = slo_labels(slo)
+    rules: list[Rule] = []
+    for window in slo.windows():
+        if window > burn.RAW_WINDOW_MAX:
+            continue
+        name = promql.window_name(window)
+        rules.append(
+            _record(
+                names.rec_bad_events(name),
+                promql.bad_raw_window_expr(slo.sli, window),
+                labels,
+            )
+        )
+        rules.append(
+            _record(names.rec_events(name), promql.raw_window_expr(slo.sli.total, window), labels)
+        )
+        rules.append(_ratio_rule(slo, window, labels))
+    budget = budget_expr(slo)
+    rules.extend(
+        [
+            _record(
+                names.REC_OBJECTIVE,
+                f"vector({promql.piecewise(slo.phases, [p.objective for p in slo.phases])})",
+                labels,
+            ),
+            _record(names.REC_ERROR_BUDGET, f"vector({budget})", labels),
+            _record(names.REC_PERIOD_DAYS, f"vector({slo.period // burn.DAY})", labels),
+            _record(
+                names.REC_BURN_CURRENT,
+                f"{ratio_record(slo, burn.HOUR)}\n/\n{budget}",
+                labels,
+            ),
+        ]
+    )
+    return {"name": f"agent-slo-{slo.name}-sli", "rules": rules}
+
+
+def _ratio_rule(slo: SLO, window: int, labels: dict[str, str]) -> Rule:
+    return _record(
+        names.rec_error_ratio(promql.window_name(window)),
+        promql.render("ratio", bad=bad_record(slo, window), total=events_record(slo, window)),
+        labels,
+    )
+
+
+def steps_group(slo: SLO) -> dict[str, Any]:
+    """Exact step increases, the long windows and the period summed from them."""
+    labels = slo_labels(slo)
+    gate = promql.slo_selector(names.REC_EVENTS_STEP, slo)
+    rules: list[Rule] = [
+        _record(names.REC_EVENTS_STEP, promql.step_expr(slo.sli.total, gate), labels),
+        _record(names.REC_BAD_STEP, promql.bad_step_expr(slo.sli, gate), labels),
+    ]
+    bad_steps = promql.slo_selector(names.REC_BAD_STEP, slo)
+    event_steps = promql.slo_selector(names.REC_EVENTS_STEP, slo)
+    for window in slo.windows():
+        if window <= burn.RAW_WINDOW_MAX:
+            continue
+        rng = promql.open_range(window)
+        if window == slo.period:
+            period_labels = {**labels, names.LABEL_WINDOW: slo.period_name}
+            rules.append(
+                _record(
+                    names.REC_PERIOD_BAD,
+                    promql.render("sum_steps", step_record=bad_steps, window=rng),
+                    period_labels,
+                )
+            )
+            rules.append(
+                _record(
+                    names.REC_PERIOD_EVENTS,
+                    promql.render("sum_steps", step_record=event_steps, window=rng),
+                    period_labels,
+                )
+            )
+            continue
+        name = promql.window_name(window)
+        rules.append(
+            _record(
+                names.rec_bad_events(name),
+                promql.render("sum_steps", step_record=bad_steps, window=rng),
+                labels,
+            )
+        )
+        rules.append(
+            _record(
+                names.rec_events(name),
+                promql.render("sum_steps", step_record=event_steps, window=rng),
+                labels,
+            )
+        )
+        rules.append(_ratio_rule(slo, window, labels))
+    budget = budget_expr(slo)
+    period_labels = {**labels, names.LABEL_WINDOW: slo.period_name}
+    period_ratio = ratio_record(slo, slo.period)
+    rules.extend(
+        [
+            _record(
+                names.rec_error_ratio(slo.period_name),
+                promql.render(
+                    "period_ratio",
+                    window_label=names.LABEL_WINDOW,
+                    bad=bad_record(slo, slo.period),
+                    total=events_record(slo, slo.period),
+                ),
+                labels,
+            ),
+            _record(
+                names.REC_PERIOD_ALLOWED,
+                f"{events_record(slo, slo.period)}\n*\n{budget}",
+                period_labels,
+            ),
+            _record(names.REC_BURN_PERIOD, f"{period_ratio}\n/\n{budget}", labels),
+            _record(
+                names.REC_PERIOD_REMAINING,
+                f"1 - {promql.slo_selector(names.REC_BURN_PERIOD, slo)}",
+                labels,
+            ),
+        ]
+    )
+    return {
+        "name": f"agent-slo-{slo.name}-steps",
+        "interval": format_duration(burn.STEP),
+        "rules": rules,
+    }

@@ -1,0 +1,79 @@
+"""The whole chain: spec files → model → generated files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rulegen import loader, model, writer
+from rulegen.errors import GenerateError
+from rulegen.generators import slo_rules, zero_tolerance_rules
+from rulegen.generators.unittests import UnitTestError, unit_tests, zero_tolerance_tests
+from rulegen.writer import OutputFile
+
+__all__ = ["RULES_DIR", "TESTS_DIR", "Generated", "generate", "load"]
+
+RULES_DIR = "rules"
+TESTS_DIR = "tests"
+ZERO_TOLERANCE = "zero-tolerance"
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def load(paths: Iterable[str | Path]) -> list[model.Workflow]:
+    """Load, validate and resolve every spec under ``paths``; raise ``SpecErrors``."""
+    return model.build(loader.load_files(loader.discover(paths)))
+
+
+def _context(what: str, func: Callable[[_T], _R], arg: _T) -> _R:
+    """Call ``func``, turning any failure into a ``GenerateError`` that says what failed."""
+    try:
+        return func(arg)
+    except Exception as exc:  # noqa: BLE001 - add context, keep the cause
+        raise GenerateError(f"could not generate {what}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Generated:
+    """Every generated file, in a stable order, and what the user should know about them."""
+
+    files: list[OutputFile]
+    notes: list[str]
+
+
+def generate(workflows: list[model.Workflow]) -> Generated:
+    """Render every output of ``workflows``; raise ``GenerateError`` with context."""
+    files = []
+    notes = [note for wf in workflows for slo in wf.slos for note in slo.notes]
+    for wf in sorted(workflows, key=lambda w: w.name):
+        source = f"workflow '{wf.name}' ({Path(wf.source).name})"
+        units: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]] = []
+        for slo in wf.slos:
+            rules = _context(f"rules for SLO '{slo.name}'", slo_rules, slo)
+            try:
+                test = unit_tests(wf, slo, f"../../{RULES_DIR}/{wf.name}/{slo.name}.rules.yml")
+            except UnitTestError as exc:
+                notes.append(f"no promtool test generated for SLO '{slo.name}': {exc}")
+                test = None
+            units.append((slo.name, rules, test))
+        zt_rules = _context(f"zero-tolerance rules for '{wf.name}'", zero_tolerance_rules, wf)
+        zt_test = zero_tolerance_tests(wf, f"../../{RULES_DIR}/{wf.name}/{ZERO_TOLERANCE}.rules.yml")
+        units.append((ZERO_TOLERANCE, zt_rules, zt_test))
+        for name, rules, test in units:
+            if rules is not None:
+                files.append(
+                    OutputFile(
+                        f"{RULES_DIR}/{wf.name}/{name}.rules.yml",
+                        writer.header(source) + writer.dump_yaml(rules),
+                    )
+                )
+            if test is not None:
+                files.append(
+                    OutputFile(
+                        f"{TESTS_DIR}/{wf.name}/{name}.test.yml",
+                        writer.header(source) + writer.dump_yaml(test),
+                    )
+                )
+    return Generated(files, notes)
