@@ -12,8 +12,17 @@ __all__ = ["slo_rules", "zero_tolerance_rules"]
 
 
 def slo_rules(slo: SLO) -> dict[str, Any]:
-    """The Prometheus rule file of one SLO: its recording and alerting groups."""
-    return {"groups": [sli_group(slo), steps_group(slo), alerts_group(slo)]}
+    """The Prometheus rule file of one SLO.
+
+    Two groups: the steps, on their own 5m interval, and at the global interval the short
+    windows followed by the alerts, so that an alert reads the ratios recorded in the same
+    evaluation (rules of one group run in order). Groups run independently in Prometheus,
+    so windows summed from steps reach the alerts up to one step late; promtool evaluates
+    groups in file order, steps first, and sees no such lag.
+    """
+    sli = sli_group(slo)
+    sli["rules"] = [*sli["rules"], *alerts_group(slo)["rules"]]
+    return {"groups": [steps_group(slo), sli]}
 
 
 def zero_tolerance_rules(workflow: Workflow) -> dict[str, Any] | None:

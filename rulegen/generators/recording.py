@@ -1,9 +1,10 @@
 """Recording rules of one SLO: exact steps, window increases, error ratios and budget figures.
 
-Three groups per SLO:
+Two groups per SLO:
 
-- ``<slo>-sli`` (the global evaluation interval): windows up to an hour straight from the
+- ``<slo>`` (the global evaluation interval): windows up to an hour straight from the
   raw counters, so fast-burn alerts react within a scrape or two; objective and budget.
+  The SLO's alerts are appended to this group (see ``rulegen.generators``).
 - ``<slo>-steps`` (interval: one step, 5m): bad and total events on each non-overlapping
   step, counted exactly; every longer window and the period are sums of these steps.
 """
@@ -16,7 +17,14 @@ from rulegen import burn, names, promql
 from rulegen.durations import format_duration
 from rulegen.model import SLO
 
-__all__ = ["Rule", "slo_labels", "sli_group", "steps_group"]
+__all__ = [
+    "Rule",
+    "main_group_name",
+    "sli_group",
+    "slo_labels",
+    "steps_group",
+    "steps_group_name",
+]
 
 Rule = dict[str, Any]
 
@@ -24,6 +32,16 @@ Rule = dict[str, Any]
 def slo_labels(slo: SLO) -> dict[str, str]:
     """Labels on every recorded series of an SLO: its name, workflow and the spec's labels."""
     return {names.LABEL_SLO: slo.name, names.LABEL_WORKFLOW: slo.workflow, **slo.labels}
+
+
+def main_group_name(slo: SLO) -> str:
+    """The group of short windows, fixed figures and alerts."""
+    return f"agent-slo-{slo.name}"
+
+
+def steps_group_name(slo: SLO) -> str:
+    """The group of steps and the windows summed from them."""
+    return f"agent-slo-{slo.name}-steps"
 
 
 def _record(name: str, expr: str, labels: dict[str, str]) -> Rule:
@@ -90,7 +108,7 @@ def sli_group(slo: SLO) -> dict[str, Any]:
             ),
         ]
     )
-    return {"name": f"agent-slo-{slo.name}-sli", "rules": rules}
+    return {"name": main_group_name(slo), "rules": rules}
 
 
 def _ratio_rule(slo: SLO, window: int, labels: dict[str, str]) -> Rule:
@@ -177,7 +195,7 @@ def steps_group(slo: SLO) -> dict[str, Any]:
         ]
     )
     return {
-        "name": f"agent-slo-{slo.name}-steps",
+        "name": steps_group_name(slo),
         "interval": format_duration(burn.STEP),
         "rules": rules,
     }

@@ -20,6 +20,7 @@ from typing import Any, Final
 from rulegen import burn, names
 from rulegen.durations import format_duration
 from rulegen.generators import alerts as alert_rules
+from rulegen.generators.recording import main_group_name, steps_group_name
 from rulegen.model import SLO, Policy, Workflow
 from rulegen.selectors import Selector
 from rulegen.taxonomy import OutcomeClass
@@ -445,6 +446,8 @@ def unit_tests(workflow: Workflow, slo: SLO, rule_file: str) -> dict[str, Any]:
     return {
         "rule_files": [rule_file],
         "evaluation_interval": format_duration(burn.STEP),
+        # Steps first, as Prometheus would have them at the checked times (steady traffic).
+        "group_eval_order": [steps_group_name(slo), main_group_name(slo)],
         "tests": cases,
     }
 
