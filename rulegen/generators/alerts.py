@@ -94,9 +94,9 @@ def burn_alert(slo: SLO, tier: BurnTier) -> Rule:
             f"{{{{ $value | humanizePercentage }}}} of {slo.workflow} runs were bad over "
             f"the last {long_name}, and over the last {short_name} too, above "
             f"{threshold_text} (burn factor {tier.factor}, objective "
-            f"{_pct(slo.objective)}). At this rate "
+            f"{_pct(slo.objective)}). Burning at the threshold spends "
             f"{promql.number(tier.budget_percent)}% of the {slo.period_name} error budget "
-            f"is spent every {long_name}."
+            f"every {long_name}."
         ),
         "budget_spent": f"{promql.number(tier.budget_percent)}% in {long_name}",
         **_links(slo),

@@ -329,8 +329,11 @@ class _Tests:
 
     def exhausted(self) -> dict[str, Any]:
         budget = self.budget
-        low = min(budget * Fraction(3, 2), (budget + 1) / 2)
-        traffic = _traffic_between(low, Fraction(1) if low < 1 else low, 1)
+        # Twice the budget, or as close to it as ratios allow: remaining = 1 - ratio/budget < 0.
+        low, high = budget * Fraction(3, 2), min(budget * 3, Fraction(1))
+        if low >= high:
+            low = (budget + 1) / 2
+        traffic = _traffic_between(low, high, 1)
         remaining = 1 - (float(traffic.bad) / float(traffic.total)) / float(self.phase.budget)
         rule = alert_rules.exhausted_alert(self.slo)
         return {
