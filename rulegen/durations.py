@@ -1,4 +1,4 @@
-"""Prometheus-style durations (``5m``, ``1h30m``, ``28d``, ``4w``) as whole seconds or milliseconds."""
+"""Prometheus-style durations (``5m``, ``1h30m``, ``28d``, ``4w``) in seconds or milliseconds."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def parse_duration(text: str) -> int:
 
 
 def parse_duration_ms(text: str) -> int:
-    """Parse a Prometheus duration into whole milliseconds; raise ``ValueError`` on anything else."""
+    """Parse a Prometheus duration into milliseconds; raise ``ValueError`` on anything else."""
     match = _DURATION.match(text)
     if not text or match is None or not any(match.groups()):
         raise ValueError(

@@ -105,8 +105,9 @@ def load_text(text: str, path: str) -> tuple[list[Document], list[SpecError]]:
             node = loader.get_node()
             if node is None:  # pragma: no cover - check_node said there is one
                 break
-            lines: dict[Loc, int] = {}
-            data, build_errors = _build(loader, node, (), lines, path, 0)
+            builder = _Builder(loader, path)
+            data, build_errors = builder.build(node, (), 0)
+            lines = builder.lines
             errors.extend(build_errors)
             if not build_errors and data is not None:
                 doc = _validate(data, lines, path, index)
@@ -129,62 +130,69 @@ def load_text(text: str, path: str) -> tuple[list[Document], list[SpecError]]:
     return documents, errors
 
 
-def _build(
-    loader: yaml.SafeLoader,
-    node: yaml.Node,
-    loc: Loc,
-    lines: dict[Loc, int],
-    path: str,
-    depth: int,
-) -> tuple[Any, list[SpecError]]:
-    """Turn a composed YAML node into plain data, recording the line of every path."""
-    line = node.start_mark.line + 1
-    lines.setdefault(loc, line)
-    if depth > _MAX_DEPTH:
-        return None, [SpecError(path, line, format_loc(loc), "nesting is too deep")]
-    if isinstance(node, yaml.MappingNode):
+@dataclass
+class _Builder:
+    """Turns composed YAML nodes into plain data, recording the line of every path."""
+
+    loader: yaml.SafeLoader
+    path: str
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def _error(self, line: int, loc: Loc, message: str) -> SpecError:
+        return SpecError(self.path, line, format_loc(loc), message)
+
+    def build(self, node: yaml.Node, loc: Loc, depth: int) -> tuple[Any, list[SpecError]]:
+        """The data of ``node`` at ``loc``, and the errors found in it."""
+        line = node.start_mark.line + 1
+        self.lines.setdefault(loc, line)
+        if depth > _MAX_DEPTH:
+            return None, [self._error(line, loc, "nesting is too deep")]
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc, depth)
+        if isinstance(node, yaml.SequenceNode):
+            items: list[Any] = []
+            errors: list[SpecError] = []
+            for i, item_node in enumerate(node.value):
+                value, child_errors = self.build(item_node, (*loc, i), depth + 1)
+                errors.extend(child_errors)
+                items.append(value)
+            return items, errors
+        try:
+            return self.loader.construct_object(node, deep=True), []
+        except yaml.constructor.ConstructorError as exc:
+            return None, [self._error(line, loc, f"invalid value: {exc.problem}")]
+        except ValueError as exc:  # e.g. an impossible date such as 2026-02-30
+            return None, [self._error(line, loc, f"invalid value: {exc}")]
+
+    def _mapping(
+        self, node: yaml.MappingNode, loc: Loc, depth: int
+    ) -> tuple[dict[Any, Any], list[SpecError]]:
         out: dict[Any, Any] = {}
         errors: list[SpecError] = []
-        loader.flatten_mapping(node)
+        self.loader.flatten_mapping(node)
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
-                errors.append(SpecError(path, key_line, format_loc(loc), "keys must be scalars"))
+                errors.append(self._error(key_line, loc, "keys must be scalars"))
                 continue
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | bool) or key is None:
-                errors.append(
-                    SpecError(path, key_line, format_loc(loc), f"invalid key {key_node.value!r}")
-                )
+            key = self.loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | bool):
+                errors.append(self._error(key_line, loc, f"invalid key {key_node.value!r}"))
                 continue
-            child: Loc = (*loc, str(key) if not isinstance(key, str) else key)
+            child: Loc = (*loc, key if isinstance(key, str) else str(key))
             if key in out:
-                errors.append(
-                    SpecError(path, key_line, format_loc(child), "duplicate key (written twice)")
-                )
+                errors.append(self._error(key_line, child, "duplicate key (written twice)"))
                 continue
-            lines[child] = key_line
-            value, child_errors = _build(loader, value_node, child, lines, path, depth + 1)
+            self.lines[child] = key_line
+            value, child_errors = self.build(value_node, child, depth + 1)
             errors.extend(child_errors)
             out[key] = value
         return out, errors
-    if isinstance(node, yaml.SequenceNode):
-        items: list[Any] = []
-        errors = []
-        for i, item_node in enumerate(node.value):
-            value, child_errors = _build(loader, item_node, (*loc, i), lines, path, depth + 1)
-            errors.extend(child_errors)
-            items.append(value)
-        return items, errors
-    try:
-        return loader.construct_object(node, deep=True), []
-    except yaml.constructor.ConstructorError as exc:
-        return None, [SpecError(path, line, format_loc(loc), f"invalid value: {exc.problem}")]
-    except ValueError as exc:  # e.g. an impossible date such as 2026-02-30
-        return None, [SpecError(path, line, format_loc(loc), f"invalid value: {exc}")]
 
 
-def _validate(data: Any, lines: dict[Loc, int], path: str, index: int) -> Document | list[SpecError]:
+def _validate(
+    data: Any, lines: dict[Loc, int], path: str, index: int
+) -> Document | list[SpecError]:
     if not isinstance(data, dict):
         found = type(data).__name__ if data is not None else "an empty document"
         return [SpecError(path, lines.get((), 0), "", f"expected a mapping, found {found}")]
@@ -198,8 +206,9 @@ def _validate(data: Any, lines: dict[Loc, int], path: str, index: int) -> Docume
                 path,
                 line,
                 "apiVersion",
-                f"expected '{API_VERSION}', got {got!r}" if got is not None else
-                f"required field is missing (expected 'apiVersion: {API_VERSION}')",
+                f"expected '{API_VERSION}', got {got!r}"
+                if got is not None
+                else f"required field is missing (expected 'apiVersion: {API_VERSION}')",
             )
         ]
     try:
@@ -239,7 +248,7 @@ def _message(err: Any) -> str:
             msg = msg[len(prefix) :]
     if kind.startswith("string_pattern"):
         return f"invalid value {err['input']!r}: must match {err['ctx']['pattern']}"
-    if kind == "enum" or kind == "literal_error":
+    if kind in {"enum", "literal_error"}:
         return f"invalid value {err['input']!r}: {msg[0].lower()}{msg[1:]}"
     return msg[0].lower() + msg[1:] if msg else kind
 

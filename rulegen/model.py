@@ -19,7 +19,17 @@ from rulegen.durations import format_duration, parse_duration, parse_duration_ms
 from rulegen.errors import SpecError, SpecErrors
 from rulegen.loader import Document, Loc
 from rulegen.selectors import Matcher, Selector, parse_selector
-from rulegen.spec import AlertingSpec, AlertTierSpec, PolicySpec, RiskTier, SLOSpec, WorkflowSpec
+from rulegen.spec import (
+    AbsenceSpec,
+    AlertingSpec,
+    AlertTierSpec,
+    OutcomesSLISpec,
+    PolicySpec,
+    RatioSLISpec,
+    RiskTier,
+    SLOSpec,
+    WorkflowSpec,
+)
 from rulegen.taxonomy import DEFAULT_OUTCOMES, OutcomeClass, is_bad
 
 __all__ = [
@@ -224,7 +234,7 @@ def build(documents: Sequence[Document]) -> list[Workflow]:
                 )
             )
         seen_workflows.setdefault(workflow.name, where)
-        names_here = {workflow.zero_tolerance_slo: ("workflow",)}
+        names_here: dict[str, Loc] = {workflow.zero_tolerance_slo: ("workflow",)}
         for i, slo in enumerate(doc.spec.slos):
             names_here[slo.name] = ("slos", i, "name")
         for slo_name, loc in names_here.items():
@@ -325,17 +335,14 @@ class _Resolver:
         period = parse_duration(spec.period or wf.period)
         period_loc: Loc = (*loc, "period") if spec.period else ("period",)
         if period % burn.DAY:
-            self.error(period_loc, "the period must be a whole number of days or weeks (e.g. 7d, 28d, 4w)")
+            self.error(
+                period_loc, "the period must be a whole number of days or weeks (e.g. 7d, 28d, 4w)"
+            )
         phases = self._phases(loc, spec)
         alerting = _merge_alerting(wf.alerting, spec.alerting)
         tiers = self._tiers(loc, spec, alerting, period, phases)
         low_traffic = alerting.low_traffic
-        absence_spec = alerting.absence
-        absence = None
-        if absence_spec is None or absence_spec.enabled:
-            after = parse_duration(absence_spec.after if absence_spec else "1d")
-            self._check_window(after, (*loc, "alerting", "absence", "after"), period)
-            absence = Absence(after, absence_spec.severity if absence_spec else "ticket")
+        absence = self._absence(loc, alerting, period)
         notes = [
             f"SLO '{spec.name}', tier {t.name}, objective {_pct(p.objective)}%: burn factor "
             f"{t.factor} needs {_pct(t.factor * p.budget)}% errors, more than can happen; "
@@ -371,6 +378,14 @@ class _Resolver:
             notes=tuple(notes),
         )
 
+    def _absence(self, loc: Loc, alerting: AlertingSpec, period: int) -> Absence | None:
+        spec = alerting.absence or AbsenceSpec()
+        if not spec.enabled:
+            return None
+        after = parse_duration(spec.after)
+        self._check_window(after, (*loc, "alerting", "absence", "after"), period)
+        return Absence(after, spec.severity)
+
     def _phases(self, loc: Loc, spec: SLOSpec) -> tuple[Phase, ...]:
         base = spec.objective / 100 if spec.objective is not None else self.risk.objective
         phases = [Phase(None, base.normalize())]
@@ -395,38 +410,7 @@ class _Resolver:
         sli = spec.sli
         wf_matcher = Matcher(names.LABEL_WORKFLOW, "=", self.spec.workflow)
         if sli.outcomes is not None:
-            sli_loc: Loc = (*loc, "sli", "outcomes")
-            known = sorted(self.outcomes)
-            for key, listed in (("bad", sli.outcomes.bad or []), ("exclude", sli.outcomes.exclude)):
-                for i, outcome in enumerate(listed):
-                    if outcome not in self.outcomes:
-                        self.error(
-                            (*sli_loc, key, i),
-                            f"unknown outcome '{outcome}' (known: {', '.join(known)}; "
-                            "add custom outcomes under 'outcomes:')",
-                        )
-                if len(set(listed)) != len(listed):
-                    self.error((*sli_loc, key), "an outcome is listed more than once")
-            exclude = sorted(set(sli.outcomes.exclude))
-            if sli.outcomes.bad is None:
-                bad = sorted(o for o, c in self.outcomes.items() if is_bad(c) and o not in exclude)
-            else:
-                bad = sorted(set(sli.outcomes.bad))
-            for outcome in sorted(set(bad) & set(exclude)):
-                self.error((*sli_loc, "exclude"), f"'{outcome}' is both bad and excluded")
-            if not bad:
-                self.error(sli_loc, "no outcome is bad: the SLO could never spend budget")
-            total_matchers = [wf_matcher]
-            if exclude:
-                total_matchers.append(Matcher(names.LABEL_OUTCOME, "!~", "|".join(exclude)))
-            return SLI(
-                kind="outcomes",
-                total=Selector(names.OUTCOMES_METRIC, tuple(total_matchers)),
-                bad=Selector(
-                    names.OUTCOMES_METRIC,
-                    (wf_matcher, _one_of(names.LABEL_OUTCOME, bad)),
-                ),
-            )
+            return self._outcomes_sli((*loc, "sli", "outcomes"), sli.outcomes, wf_matcher)
         if sli.latency is not None:
             milliseconds = parse_duration_ms(sli.latency.threshold)
             return SLI(
@@ -437,9 +421,43 @@ class _Resolver:
                     (wf_matcher, Matcher("le", "=", _bucket_label(milliseconds))),
                 ),
             )
-        ratio = sli.ratio
-        assert ratio is not None  # noqa: S101 - SLISpec guarantees exactly one kind
-        ratio_loc: Loc = (*loc, "sli", "ratio")
+        assert sli.ratio is not None
+        return self._ratio_sli((*loc, "sli", "ratio"), sli.ratio)
+
+    def _outcomes_sli(self, sli_loc: Loc, spec: OutcomesSLISpec, wf_matcher: Matcher) -> SLI:
+        known = sorted(self.outcomes)
+        for key, listed in (("bad", spec.bad or []), ("exclude", spec.exclude)):
+            for i, outcome in enumerate(listed):
+                if outcome not in self.outcomes:
+                    self.error(
+                        (*sli_loc, key, i),
+                        f"unknown outcome '{outcome}' (known: {', '.join(known)}; "
+                        "add custom outcomes under 'outcomes:')",
+                    )
+            if len(set(listed)) != len(listed):
+                self.error((*sli_loc, key), "an outcome is listed more than once")
+        exclude = sorted(set(spec.exclude))
+        if spec.bad is None:
+            bad = sorted(o for o, c in self.outcomes.items() if is_bad(c) and o not in exclude)
+        else:
+            bad = sorted(set(spec.bad))
+        for outcome in sorted(set(bad) & set(exclude)):
+            self.error((*sli_loc, "exclude"), f"'{outcome}' is both bad and excluded")
+        if not bad:
+            self.error(sli_loc, "no outcome is bad: the SLO could never spend budget")
+        total_matchers = [wf_matcher]
+        if exclude:
+            total_matchers.append(Matcher(names.LABEL_OUTCOME, "!~", "|".join(exclude)))
+        return SLI(
+            kind="outcomes",
+            total=Selector(names.OUTCOMES_METRIC, tuple(total_matchers)),
+            bad=Selector(
+                names.OUTCOMES_METRIC,
+                (wf_matcher, _one_of(names.LABEL_OUTCOME, bad)),
+            ),
+        )
+
+    def _ratio_sli(self, ratio_loc: Loc, ratio: RatioSLISpec) -> SLI:
         selectors: dict[str, Selector] = {}
         for key in ("errors", "good", "total"):
             text = getattr(ratio, key)
@@ -482,8 +500,9 @@ class _Resolver:
         defaults = {t.name: t for t in burn.DEFAULT_TIERS}
         written: dict[str, AlertTierSpec] = dict(alerting.tiers)
         tiers_loc: Loc = (
-            (*loc, "alerting", "tiers") if spec.alerting and spec.alerting.tiers else
-            ("alerting", "tiers")
+            (*loc, "alerting", "tiers")
+            if spec.alerting and spec.alerting.tiers
+            else ("alerting", "tiers")
         )
         cap = (
             alerting.adapted_threshold_percent / 100
@@ -514,7 +533,7 @@ class _Resolver:
                     else burn.default_short_window(long_s)
                 )
             else:
-                assert default is not None  # noqa: S101 - checked above
+                assert default is not None
                 long_s, short_s = burn.scale_windows(
                     default.long_window, default.short_window, period
                 )
@@ -624,14 +643,13 @@ def _merge_alerting(base: AlertingSpec, override: AlertingSpec | None) -> Alerti
 
 
 def _ratio(percent: Decimal | None) -> Decimal:
-    assert percent is not None  # noqa: S101 - callers filter on the attribute
+    assert percent is not None
     return (percent / 100).normalize()
 
 
 def _pct(ratio: Decimal) -> str:
     """0.0144 → '1.44'."""
-    text = format((ratio * 100).normalize(), "f")
-    return text
+    return format((ratio * 100).normalize(), "f")
 
 
 def _one_of(label: str, values: Sequence[str]) -> Matcher:

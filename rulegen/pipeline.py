@@ -31,7 +31,7 @@ def _context(what: str, func: Callable[[_T], _R], arg: _T) -> _R:
     """Call ``func``, turning any failure into a ``GenerateError`` that says what failed."""
     try:
         return func(arg)
-    except Exception as exc:  # noqa: BLE001 - add context, keep the cause
+    except Exception as exc:
         raise GenerateError(f"could not generate {what}: {exc}") from exc
 
 
@@ -52,6 +52,7 @@ def generate(workflows: list[model.Workflow]) -> Generated:
         units: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]] = []
         for slo in wf.slos:
             rules = _context(f"rules for SLO '{slo.name}'", slo_rules, slo)
+            test: dict[str, Any] | None
             try:
                 test = unit_tests(wf, slo, f"../../{RULES_DIR}/{wf.name}/{slo.name}.rules.yml")
             except UnitTestError as exc:
@@ -59,21 +60,23 @@ def generate(workflows: list[model.Workflow]) -> Generated:
                 test = None
             units.append((slo.name, rules, test))
         zt_rules = _context(f"zero-tolerance rules for '{wf.name}'", zero_tolerance_rules, wf)
-        zt_test = zero_tolerance_tests(wf, f"../../{RULES_DIR}/{wf.name}/{ZERO_TOLERANCE}.rules.yml")
+        zt_test = zero_tolerance_tests(
+            wf, f"../../{RULES_DIR}/{wf.name}/{ZERO_TOLERANCE}.rules.yml"
+        )
         units.append((ZERO_TOLERANCE, zt_rules, zt_test))
-        for name, rules, test in units:
-            if rules is not None:
+        for name, rule_file, test_file in units:
+            if rule_file is not None:
                 files.append(
                     OutputFile(
                         f"{RULES_DIR}/{wf.name}/{name}.rules.yml",
-                        writer.header(source) + writer.dump_yaml(rules),
+                        writer.header(source) + writer.dump_yaml(rule_file),
                     )
                 )
-            if test is not None:
+            if test_file is not None:
                 files.append(
                     OutputFile(
                         f"{TESTS_DIR}/{wf.name}/{name}.test.yml",
-                        writer.header(source) + writer.dump_yaml(test),
+                        writer.header(source) + writer.dump_yaml(test_file),
                     )
                 )
     return Generated(files, notes)

@@ -92,8 +92,7 @@ def render(name: str, **variables: object) -> str:
 
 def number(value: Decimal | int) -> str:
     """A number as PromQL reads it, without exponent or float noise: ``0.0144``, ``30``."""
-    text = format(Decimal(value).normalize(), "f")
-    return text
+    return format(Decimal(value).normalize(), "f")
 
 
 def piecewise(phases: Sequence[Phase], values: Sequence[Decimal]) -> str:
@@ -149,7 +148,7 @@ def bad_step_expr(sli: SLI, gate: str) -> str:
     """Bad events on the latest step."""
     if sli.bad is not None:
         return step_expr(sli.bad, gate)
-    assert sli.good is not None  # noqa: S101 - an SLI has bad or good
+    assert sli.good is not None
     return render("difference", total=step_expr(sli.total, gate), good=step_expr(sli.good, gate))
 
 
@@ -162,7 +161,7 @@ def bad_raw_window_expr(sli: SLI, window: int) -> str:
     """Bad events over ``window``, from the raw counters."""
     if sli.bad is not None:
         return raw_window_expr(sli.bad, window)
-    assert sli.good is not None  # noqa: S101 - an SLI has bad or good
+    assert sli.good is not None
     return render(
         "difference",
         total=raw_window_expr(sli.total, window),
@@ -172,7 +171,7 @@ def bad_raw_window_expr(sli: SLI, window: int) -> str:
 
 def zero_tolerance_expr(workflow: Workflow) -> str:
     """Zero-tolerance events over the last few minutes, including a series new at 1."""
-    assert workflow.zero_tolerance is not None  # noqa: S101 - callers check
+    assert workflow.zero_tolerance is not None
     outcomes = workflow.zero_tolerance.outcomes
     op = "=" if len(outcomes) == 1 else "=~"
     wf = f'{names.LABEL_WORKFLOW}="{escape(workflow.name)}"'

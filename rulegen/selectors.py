@@ -94,9 +94,7 @@ def parse_selector(text: str) -> Selector:
             continue
         label = _LABEL.match(body, i)
         if label is None:
-            raise ValueError(
-                f"invalid selector {text!r}: expected a label matcher at {body[i:]!r}"
-            )
+            raise ValueError(f"invalid selector {text!r}: expected a label matcher at {body[i:]!r}")
         string = _STRING.match(body, label.end())
         if string is None:
             raise ValueError(
@@ -109,7 +107,9 @@ def parse_selector(text: str) -> Selector:
             try:
                 re.compile(value)
             except re.error as exc:
-                raise ValueError(f"invalid regular expression {value!r} in {text!r}: {exc}") from exc
+                raise ValueError(
+                    f"invalid regular expression {value!r} in {text!r}: {exc}"
+                ) from exc
         matchers.append(Matcher(label.group(1), op, value))
         i = string.end()
     return Selector(name.group(0), tuple(matchers))

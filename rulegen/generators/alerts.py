@@ -154,7 +154,9 @@ def policy_alert(slo: SLO, policy: Policy) -> Rule:
     }
     annotations = {
         "summary": f"SLO {slo.name}: {policy.name.replace('_', ' ')}: {policy.action}",
-        "description": f"For {slo.workflow}, {condition} (now {{{{ $value | humanizePercentage }}}}).",
+        "description": (
+            f"For {slo.workflow}, {condition} (now {{{{ $value | humanizePercentage }}}})."
+        ),
         "action": policy.action,
         **_links(slo),
         **slo.alert_annotations,
@@ -164,7 +166,7 @@ def policy_alert(slo: SLO, policy: Policy) -> Rule:
 
 def absence_alert(slo: SLO) -> Rule:
     """No events over the silence window."""
-    assert slo.absence is not None  # noqa: S101 - callers check
+    assert slo.absence is not None
     events = events_record(slo, slo.absence.after)
     after = format_duration(slo.absence.after)
     expr = f"{events} == 0\nor\nabsent({events})"
@@ -213,5 +215,7 @@ def zero_tolerance_group(workflow: Workflow) -> dict[str, Any] | None:
         ),
         **zt.annotations,
     }
-    rule = _alert(names.ALERT_ZERO_TOLERANCE, promql.zero_tolerance_expr(workflow), labels, annotations)
+    rule = _alert(
+        names.ALERT_ZERO_TOLERANCE, promql.zero_tolerance_expr(workflow), labels, annotations
+    )
     return {"name": f"agent-slo-{workflow.name}-zero-tolerance", "rules": [rule]}

@@ -1,4 +1,4 @@
-"""promtool unit tests that prove an SLO's alerts fire in their scenario and stay quiet when healthy.
+"""promtool unit tests: an SLO's alerts fire in their scenario and stay quiet when healthy.
 
 Each scenario is steady traffic of ``total`` events per minute, ``bad`` of them bad, from a
 counter that starts at 0 (as the exporter pre-initialises it). With a constant error ratio
@@ -12,6 +12,7 @@ group's own interval, so these tests run at the step (5m) that the step rules ar
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -97,7 +98,9 @@ class _SeriesBuilder:
     def _dims(self) -> dict[str, str]:
         return {d.name: DIMENSION_VALUE for d in self.workflow.dimensions}
 
-    def series(self, traffic: Traffic, minutes: int, idle_after: int | None = None) -> list[dict[str, str]]:
+    def series(
+        self, traffic: Traffic, minutes: int, idle_after: int | None = None
+    ) -> list[dict[str, str]]:
         """promtool input series: steady traffic for ``minutes``, flat after ``idle_after``."""
         parts = self._parts(traffic)
         out = []
@@ -114,13 +117,13 @@ class _SeriesBuilder:
         sli = self.slo.sli
         good_count = traffic.total - traffic.bad
         if sli.kind == "outcomes":
-            assert sli.bad is not None  # noqa: S101 - outcome SLIs name bad outcomes
+            assert sli.bad is not None
             return [
                 (names.OUTCOMES_METRIC, self._outcome_labels(self._good_outcome()), good_count),
                 (names.OUTCOMES_METRIC, self._outcome_labels(self._bad_outcome()), traffic.bad),
             ]
         if sli.kind == "latency":
-            assert sli.good is not None  # noqa: S101 - latency SLIs count good runs
+            assert sli.good is not None
             base = {names.LABEL_WORKFLOW: self.workflow.name, **self._dims()}
             return [
                 (sli.total.metric, base, traffic.total),
@@ -129,14 +132,18 @@ class _SeriesBuilder:
         return self._ratio_parts(traffic)
 
     def _outcome_labels(self, outcome: str) -> dict[str, str]:
-        return {names.LABEL_WORKFLOW: self.workflow.name, names.LABEL_OUTCOME: outcome, **self._dims()}
+        return {
+            names.LABEL_WORKFLOW: self.workflow.name,
+            names.LABEL_OUTCOME: outcome,
+            **self._dims(),
+        }
 
     def _good_outcome(self) -> str:
         sli = self.slo.sli
         candidates = ["success", *sorted(self.workflow.outcomes)]
         for outcome in candidates:
             labels = self._outcome_labels(outcome)
-            assert sli.bad is not None  # noqa: S101 - outcome SLIs name bad outcomes
+            assert sli.bad is not None
             if sli.total.matches(names.OUTCOMES_METRIC, labels) and not sli.bad.matches(
                 names.OUTCOMES_METRIC, labels
             ):
@@ -145,7 +152,7 @@ class _SeriesBuilder:
 
     def _bad_outcome(self) -> str:
         sli = self.slo.sli
-        assert sli.bad is not None  # noqa: S101 - outcome SLIs name bad outcomes
+        assert sli.bad is not None
         ordered = sorted(
             self.workflow.outcomes,
             key=lambda o: (self.workflow.outcomes[o] is OutcomeClass.ZERO_TOLERANCE, o),
@@ -161,7 +168,7 @@ class _SeriesBuilder:
     def _ratio_parts(self, traffic: Traffic) -> list[tuple[str, dict[str, str], int]]:
         sli = self.slo.sli
         numerator = sli.bad or sli.good
-        assert numerator is not None  # noqa: S101 - a ratio SLI has errors or good
+        assert numerator is not None
         key = "errors" if sli.bad is not None else "good"
         other = "good" if key == "errors" else "errors"
         num_count = traffic.bad if key == "errors" else traffic.total - traffic.bad
@@ -219,7 +226,9 @@ def _alert_labels(rule: Mapping[str, Any], series_labels: Mapping[str, str]) -> 
     return {**series_labels, **rule["labels"]}
 
 
-def _expected(rule: Mapping[str, Any], value: float, series_labels: Mapping[str, str]) -> dict[str, Any]:
+def _expected(
+    rule: Mapping[str, Any], value: float, series_labels: Mapping[str, str]
+) -> dict[str, Any]:
     labels = _alert_labels(rule, series_labels)
     return {
         "exp_labels": labels,
@@ -300,7 +309,7 @@ class _Tests:
         thresholds = self._thresholds()
         scenarios = []
         bounds = [*thresholds, Fraction(1)]
-        for low, high in zip(bounds, bounds[1:], strict=False):
+        for low, high in itertools.pairwise(bounds):
             traffic = _traffic_between(low, high, self._per_minute_floor())
             ratio = traffic.ratio
             firing = [t for t in self.slo.tiers if Fraction(t.thresholds[0].ratio) < ratio]
@@ -462,7 +471,11 @@ def zero_tolerance_tests(workflow: Workflow, rule_file: str) -> dict[str, Any] |
         return None
     dims = {d.name: DIMENSION_VALUE for d in workflow.dimensions}
     good = next(
-        (o for o in ("success", *sorted(workflow.outcomes)) if workflow.outcomes.get(o) is OutcomeClass.GOOD),
+        (
+            o
+            for o in ("success", *sorted(workflow.outcomes))
+            if workflow.outcomes.get(o) is OutcomeClass.GOOD
+        ),
         None,
     )
     if good is None:
@@ -470,7 +483,7 @@ def zero_tolerance_tests(workflow: Workflow, rule_file: str) -> dict[str, Any] |
     outcome = zt.outcomes[0]
     base = {names.LABEL_WORKFLOW: workflow.name, **dims}
     rule = alert_rules.zero_tolerance_group(workflow)
-    assert rule is not None  # noqa: S101 - zero tolerance is on
+    assert rule is not None
     alert = rule["rules"][0]
     series_labels = {names.LABEL_OUTCOME: outcome, **dims}
     expected = _expected(alert, 1.0, series_labels)
@@ -484,22 +497,34 @@ def zero_tolerance_tests(workflow: Workflow, rule_file: str) -> dict[str, Any] |
                 "interval": SCRAPE,
                 "input_series": [
                     {
-                        "series": _series_name(names.OUTCOMES_METRIC, {**base, names.LABEL_OUTCOME: good}),
+                        "series": _series_name(
+                            names.OUTCOMES_METRIC, {**base, names.LABEL_OUTCOME: good}
+                        ),
                         "values": "0+10x90",
                     },
                     {
-                        "series": _series_name(names.OUTCOMES_METRIC, {**base, names.LABEL_OUTCOME: outcome}),
+                        "series": _series_name(
+                            names.OUTCOMES_METRIC, {**base, names.LABEL_OUTCOME: outcome}
+                        ),
                         "values": f"_x{appears} 1x50",
                     },
                 ],
                 "alert_rule_test": [
-                    {"eval_time": f"{appears - 5}m", "alertname": names.ALERT_ZERO_TOLERANCE, "exp_alerts": []},
+                    {
+                        "eval_time": f"{appears - 5}m",
+                        "alertname": names.ALERT_ZERO_TOLERANCE,
+                        "exp_alerts": [],
+                    },
                     {
                         "eval_time": f"{appears + 5}m",
                         "alertname": names.ALERT_ZERO_TOLERANCE,
                         "exp_alerts": [expected],
                     },
-                    {"eval_time": f"{appears + 30}m", "alertname": names.ALERT_ZERO_TOLERANCE, "exp_alerts": []},
+                    {
+                        "eval_time": f"{appears + 30}m",
+                        "alertname": names.ALERT_ZERO_TOLERANCE,
+                        "exp_alerts": [],
+                    },
                 ],
             }
         ],
