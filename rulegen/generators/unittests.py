@@ -265,13 +265,24 @@ class _Tests:
         if ceiling <= 0:
             raise UnitTestError("the policies leave no healthy error ratio")
         traffic = _traffic_between(ceiling / 4, ceiling, 1)
-        minutes = max(HEALTHY_CHECKS)
+        # Long enough for the shortest window summed from steps to be full, so that its
+        # exact count proves the steps neither overlap nor leave gaps.
+        summed = [w for w in self.slo.windows() if burn.RAW_WINDOW_MAX < w < self.slo.period]
+        window = min(summed, default=None)
+        minutes = max(*HEALTHY_CHECKS, (window // 60 + 60) if window else 0)
         alerts = [names.ALERT_BURN, names.ALERT_BUDGET_EXHAUSTED]
         if self.slo.policies:
             alerts.append(names.ALERT_POLICY)
         if self.slo.absence:
             alerts.append(names.ALERT_EVENTS_ABSENT)
         period_labels = {**self.labels, names.LABEL_WINDOW: self.slo.period_name}
+        exact = [
+            (names.REC_PERIOD_EVENTS, period_labels, traffic.total * minutes),
+            (names.REC_PERIOD_BAD, period_labels, traffic.bad * minutes),
+        ]
+        if window:
+            name = names.rec_events(format_duration(window))
+            exact.append((name, self.labels, traffic.total * window // 60))
         return {
             "name": f"{self.slo.name}: healthy traffic ({_pct(traffic.ratio)} bad) stays quiet",
             "interval": SCRAPE,
@@ -283,25 +294,11 @@ class _Tests:
             ],
             "promql_expr_test": [
                 {
-                    "expr": f'{names.REC_PERIOD_EVENTS}{{slo="{self.slo.name}"}}',
+                    "expr": f'{record}{{slo="{self.slo.name}"}}',
                     "eval_time": f"{minutes}m",
-                    "exp_samples": [
-                        {
-                            "labels": _series_name(names.REC_PERIOD_EVENTS, period_labels),
-                            "value": traffic.total * minutes,
-                        }
-                    ],
-                },
-                {
-                    "expr": f'{names.REC_PERIOD_BAD}{{slo="{self.slo.name}"}}',
-                    "eval_time": f"{minutes}m",
-                    "exp_samples": [
-                        {
-                            "labels": _series_name(names.REC_PERIOD_BAD, period_labels),
-                            "value": traffic.bad * minutes,
-                        }
-                    ],
-                },
+                    "exp_samples": [{"labels": _series_name(record, labels), "value": value}],
+                }
+                for record, labels, value in exact
             ],
         }
 

@@ -1,0 +1,57 @@
+"""Generated output against the real tools: vmalert, and promtool catching a broken rule."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CASES = Path(__file__).parent / "golden" / "cases"
+
+
+def _rule_files() -> list[Path]:
+    return sorted(CASES.glob("*/expected/rules/*/*.rules.yml"))
+
+
+def test_vmalert_accepts_every_golden_rule_file() -> None:
+    """VictoriaMetrics' vmalert parses every generated rule file (MetricsQL is a superset)."""
+    vmalert = shutil.which("vmalert")
+    if vmalert is None:
+        pytest.fail("vmalert is not on PATH: run scripts/setup (Debian's victoria-metrics)")
+    files = _rule_files()
+    assert files
+    for path in files:
+        result = subprocess.run(
+            [vmalert, f"-rule={path}", "-dryRun"], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, f"{path}: {result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # The page tier asks for more errors than it should.
+        ("ratio_rate1h{slo=\"triage-success\"} > 0.72", "ratio_rate1h{slo=\"triage-success\"} > 0.9"),
+        # The steps forget counter resets.
+        ("increase(agent_outcomes_total", "0 * increase(agent_outcomes_total"),
+        # A window summed from steps holds one step too many.
+        ("[1h59m59s999ms]", "[2h]"),
+    ],
+)
+def test_generated_tests_catch_a_broken_rule(
+    old: str, new: str, tmp_path: Path, promtool: str
+) -> None:
+    """The generated promtool tests fail when a rule they cover is changed."""
+    case = CASES / "outcomes-30d" / "expected"
+    shutil.copytree(case, tmp_path / "out")
+    rules = tmp_path / "out" / "rules" / "support-triage" / "triage-success.rules.yml"
+    text = rules.read_text()
+    assert old in text
+    rules.write_text(text.replace(old, new))
+    test = tmp_path / "out" / "tests" / "support-triage" / "triage-success.test.yml"
+    result = subprocess.run(
+        [promtool, "test", "rules", str(test)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0, result.stdout
