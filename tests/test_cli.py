@@ -115,7 +115,9 @@ def test_schema_is_valid_and_accepts_the_specs() -> None:
     assert len(specs) >= 5
     for path in specs:
         for doc in yaml.safe_load_all(path.read_text()):
-            errors = [e.message for e in validator.iter_errors(json.loads(json.dumps(doc, default=str)))]
+            errors = [
+                e.message for e in validator.iter_errors(json.loads(json.dumps(doc, default=str)))
+            ]
             assert errors == [], f"{path}: {errors}"
 
 

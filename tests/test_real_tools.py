@@ -33,7 +33,7 @@ def test_vmalert_accepts_every_golden_rule_file() -> None:
     ("old", "new"),
     [
         # The page tier asks for more errors than it should.
-        ("ratio_rate1h{slo=\"triage-success\"} > 0.72", "ratio_rate1h{slo=\"triage-success\"} > 0.9"),
+        ('ratio_rate1h{slo="triage-success"} > 0.72', 'ratio_rate1h{slo="triage-success"} > 0.9'),
         # The steps forget counter resets.
         ("increase(agent_outcomes_total", "0 * increase(agent_outcomes_total"),
         # A window summed from steps holds one step too many.
