@@ -63,7 +63,7 @@ def test_slo_alerting_is_laid_over_the_workflow() -> None:
 
 
 def test_custom_tier_is_added() -> None:
-    """A new tier name with budget_percent and long_window adds a tier; its short window is a twelfth."""
+    """A new tier with budget_percent and long_window is added; its short window is a twelfth."""
     head = "alerting:\n  tiers:\n    weekly: {budget_percent: 25, long_window: 2d}\n"
     slo = _slo(OUTCOMES, head)
     weekly = slo.tiers[-1]
