@@ -540,6 +540,12 @@ class _Resolver:
                 if given.short_window is not None:
                     short_s = parse_duration(given.short_window)
             self._check_window(long_s, (*tier_loc, "long_window"), period)
+            if long_s == period:
+                self.error(
+                    (*tier_loc, "long_window"),
+                    "the long window must be shorter than the period "
+                    "(the period's own figures are the ErrorBudgetExhausted alert)",
+                )
             self._check_window(short_s, (*tier_loc, "short_window"), period)
             if short_s >= long_s:
                 self.error(
