@@ -98,7 +98,11 @@ def load_text(text: str, path: str) -> tuple[list[Document], list[SpecError]]:
     """Parse every YAML document in ``text`` into a :class:`Document`, collecting errors."""
     documents: list[Document] = []
     errors: list[SpecError] = []
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        first_line = str(exc).splitlines()[0]
+        return [], [SpecError(path, 0, "", f"invalid YAML: {first_line}")]
     try:
         index = 0
         while loader.check_node():
@@ -125,6 +129,10 @@ def load_text(text: str, path: str) -> tuple[list[Document], list[SpecError]]:
         errors.append(SpecError(path, line, "", f"invalid YAML: {problem}"))
     except yaml.YAMLError as exc:
         errors.append(SpecError(path, 0, "", f"invalid YAML: {exc}"))
+    except RecursionError:
+        errors.append(
+            SpecError(path, 0, "", f"invalid YAML: nested deeper than {_MAX_DEPTH} levels")
+        )
     finally:
         loader.dispose()
     return documents, errors
