@@ -9,10 +9,30 @@ from pathlib import Path
 import pytest
 
 CASES = Path(__file__).parent / "golden" / "cases"
+GENERATED = Path(__file__).parent.parent / "generated"
 
 
 def _rule_files() -> list[Path]:
-    return sorted(CASES.glob("*/expected/rules/*/*.rules.yml"))
+    return sorted(CASES.glob("*/expected/rules/*/*.rules.yml")) + sorted(
+        GENERATED.glob("rules/*/*.rules.yml")
+    )
+
+
+def test_committed_output_passes_promtool(promtool: str) -> None:
+    """The committed output for slo-specs/ passes promtool check rules and test rules."""
+    rules = sorted(GENERATED.glob("rules/*/*.rules.yml"))
+    tests = sorted(GENERATED.glob("tests/*/*.test.yml"))
+    assert len(rules) >= 5
+    assert len(tests) >= 5
+    check = subprocess.run(
+        [promtool, "check", "rules", *map(str, rules)], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    test = subprocess.run(
+        [promtool, "test", "rules", *map(str, tests)], capture_output=True, text=True, check=False
+    )
+    assert test.returncode == 0, test.stdout + test.stderr
+    assert test.stdout.count("SUCCESS") == len(tests)
 
 
 def test_vmalert_accepts_every_golden_rule_file() -> None:
