@@ -85,9 +85,12 @@ sum by ({{ by }}) (
 }
 
 
+_COMPILED: Final = {name: _ENV.from_string(text) for name, text in _TEMPLATES.items()}
+
+
 def render(name: str, **variables: object) -> str:
     """Render the expression template ``name``."""
-    return _ENV.from_string(_TEMPLATES[name]).render(**variables)
+    return _COMPILED[name].render(**variables)
 
 
 def number(value: Decimal | int) -> str:

@@ -47,3 +47,17 @@ def test_check_lists_missing_changed_and_stale(tmp_path: Path) -> None:
         f"{tmp_path / 'c.yml'}: missing",
         f"{tmp_path / 'b.yml'}: generated from a spec that no longer exists",
     ]
+
+
+def test_libyaml_and_pure_python_emit_the_same_text() -> None:
+    """Output is byte-stable whichever YAML emitter PyYAML has: both give the same text."""
+    from rulegen import pipeline
+    from rulegen.generators import slo_rules
+    from rulegen.writer import DUMPER, PURE_DUMPER
+
+    assert DUMPER is not PURE_DUMPER, "PyYAML without libyaml: nothing to compare"
+    cases = Path(__file__).parent / "golden" / "cases"
+    for workflow in pipeline.load(sorted(cases.glob("*/spec.yaml"))):
+        for slo in workflow.slos:
+            rules = slo_rules(slo)
+            assert dump_yaml(rules, DUMPER) == dump_yaml(rules, PURE_DUMPER)
