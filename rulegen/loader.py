@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel
 
 from rulegen.errors import SpecError, SpecErrors
-from rulegen.spec import API_VERSION, WorkflowSpec
+from rulegen.spec import API_VERSION, PATTERN_WORDS, WorkflowSpec
 
 __all__ = ["Document", "Loc", "discover", "format_loc", "load_files", "load_text"]
 
@@ -255,10 +255,42 @@ def _message(err: Any) -> str:
         if msg.startswith(prefix):
             msg = msg[len(prefix) :]
     if kind.startswith("string_pattern"):
-        return f"invalid value {err['input']!r}: must match {err['ctx']['pattern']}"
+        pattern = err["ctx"]["pattern"]
+        what = PATTERN_WORDS.get(pattern)
+        if what:
+            return f"invalid value {err['input']!r}: {what} (pattern {pattern})"
+        return f"invalid value {err['input']!r}: must match {pattern}"
+    bounds = {
+        "greater_than": ("gt", "above"),
+        "greater_than_equal": ("ge", "at least"),
+        "less_than": ("lt", "below"),
+        "less_than_equal": ("le", "at most"),
+    }
+    if kind in bounds:
+        key, words = bounds[kind]
+        return f"must be {words} {err['ctx'][key]}, got {err['input']}"
+    if kind == "too_short":
+        ctx = err["ctx"]
+        return f"needs at least {ctx['min_length']} item(s), found {ctx['actual_length']}"
+    if kind in {"decimal_parsing", "decimal_type"}:
+        return f"invalid value {err['input']!r}: expected a number, e.g. 99.5 (a percentage)"
+    if kind == "dict_type":
+        return f"expected a mapping (name: value), found {_kind_of(err['input'])}"
+    if kind == "list_type":
+        return f"expected a list, found {_kind_of(err['input'])}"
     if kind in {"enum", "literal_error"}:
         return f"invalid value {err['input']!r}: {msg[0].lower()}{msg[1:]}"
     return msg[0].lower() + msg[1:] if msg else kind
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"
 
 
 def _known_fields(loc: Loc) -> set[str]:

@@ -234,10 +234,9 @@ def build(documents: Sequence[Document]) -> list[Workflow]:
                 )
             )
         seen_workflows.setdefault(workflow.name, where)
-        names_here: dict[str, Loc] = {workflow.zero_tolerance_slo: ("workflow",)}
-        for i, slo in enumerate(doc.spec.slos):
-            names_here[slo.name] = ("slos", i, "name")
-        for slo_name, loc in names_here.items():
+        names_here: list[tuple[str, Loc]] = [(workflow.zero_tolerance_slo, ("workflow",))]
+        names_here += [(slo.name, ("slos", i, "name")) for i, slo in enumerate(doc.spec.slos)]
+        for slo_name, loc in names_here:
             if slo_name in seen_slos:
                 errors.append(
                     doc.error(
@@ -338,9 +337,10 @@ class _Resolver:
             self.error(
                 period_loc, "the period must be a whole number of days or weeks (e.g. 7d, 28d, 4w)"
             )
+            period = burn.REFERENCE_PERIOD  # go on checking the rest without cascading errors
         phases = self._phases(loc, spec)
         alerting = _merge_alerting(wf.alerting, spec.alerting)
-        tiers = self._tiers(loc, spec, alerting, period, phases)
+        tiers = self._tiers(loc, spec, alerting, (period, period_loc), phases)
         low_traffic = alerting.low_traffic
         absence = self._absence(loc, alerting, period)
         notes = [
@@ -494,9 +494,10 @@ class _Resolver:
         loc: Loc,
         spec: SLOSpec,
         alerting: AlertingSpec,
-        period: int,
+        period_at: tuple[int, Loc],
         phases: tuple[Phase, ...],
     ) -> tuple[BurnTier, ...]:
+        period, period_loc = period_at
         defaults = {t.name: t for t in burn.DEFAULT_TIERS}
         written: dict[str, AlertTierSpec] = dict(alerting.tiers)
         tiers_loc: Loc = (
@@ -539,6 +540,15 @@ class _Resolver:
                 )
                 if given.short_window is not None:
                     short_s = parse_duration(given.short_window)
+                elif short_s >= long_s:
+                    self.error(
+                        period_loc,
+                        f"a period of {format_duration(period)} is too short for the default "
+                        f"tier {name}: scaled to it, its windows would be "
+                        f"{format_duration(long_s)} and {format_duration(short_s)}; give the "
+                        "tier long_window and short_window, or switch it off",
+                    )
+                    continue
             self._check_window(long_s, (*tier_loc, "long_window"), period)
             if long_s == period:
                 self.error(

@@ -28,6 +28,7 @@ from rulegen.taxonomy import OutcomeClass
 
 __all__ = [
     "API_VERSION",
+    "PATTERN_WORDS",
     "AbsenceSpec",
     "AlertTierSpec",
     "AlertingSpec",
@@ -53,6 +54,15 @@ _LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 _SLUG = r"^[a-z0-9]([a-z0-9_.-]*[a-z0-9])?$"
 _OUTCOME = r"^[a-z][a-z0-9_]*$"
 _WORKFLOW = r"^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$"
+#: What each pattern means, in words, for error messages.
+PATTERN_WORDS = {
+    _LABEL_NAME: "use letters, digits and '_', not starting with a digit",
+    _SLUG: "use lower-case letters, digits, '-', '_' and '.', starting and ending with a "
+    "letter or digit",
+    _OUTCOME: "use lower-case letters, digits and '_', starting with a letter",
+    _WORKFLOW: "use letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
+    r"^[a-z][a-z0-9_]*$": "use lower-case letters, digits and '_', starting with a letter",
+}
 _METRIC_SELECTOR = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?$", re.DOTALL)
 
 

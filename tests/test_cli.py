@@ -32,7 +32,7 @@ def test_validate_reports_every_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["validate", str(tmp_path)])
     assert result.exit_code == 1
     out = result.output
-    assert f"{tmp_path}/a.yaml:5: slos[0].objective: input should be less than 100" in out
+    assert f"{tmp_path}/a.yaml:5: slos[0].objective: must be below 100, got 101" in out
     assert f"{tmp_path}/b.yaml:3: period: invalid duration '3days'" in out
     assert f"{tmp_path}/b.yaml:1: slos: required field is missing" in out
     assert "3 errors found; nothing was generated" in out
