@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,48 +239,67 @@ def _line(lines: dict[Loc, int], loc: Loc) -> int:
     return 0
 
 
-def _message(err: Any) -> str:
-    kind = err["type"]
+def _unknown_field(err: Any) -> str:
     loc: Loc = tuple(err["loc"])
-    if kind == "extra_forbidden":
-        known = sorted(_known_fields(loc[:-1]))
-        name = str(loc[-1])
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"unknown field{hint} (expected one of: {', '.join(known)})"
-    if kind == "missing":
-        return "required field is missing"
+    known = sorted(_known_fields(loc[:-1]))
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown field{hint} (expected one of: {', '.join(known)})"
+
+
+def _pattern(err: Any) -> str:
+    pattern = err["ctx"]["pattern"]
+    what = PATTERN_WORDS.get(pattern)
+    if what:
+        return f"invalid value {err['input']!r}: {what} (pattern {pattern})"
+    return f"invalid value {err['input']!r}: must match {pattern}"
+
+
+def _bound(key: str, words: str) -> Callable[[Any], str]:
+    return lambda err: f"must be {words} {err['ctx'][key]}, got {err['input']}"
+
+
+#: Messages in the spec's own terms, by pydantic error type; others keep pydantic's text.
+_MESSAGES: dict[str, Callable[[Any], str]] = {
+    "extra_forbidden": _unknown_field,
+    "missing": lambda err: "required field is missing",
+    "string_pattern_mismatch": _pattern,
+    "greater_than": _bound("gt", "above"),
+    "greater_than_equal": _bound("ge", "at least"),
+    "less_than": _bound("lt", "below"),
+    "less_than_equal": _bound("le", "at most"),
+    "too_short": lambda err: (
+        f"needs at least {err['ctx']['min_length']} item(s), found {err['ctx']['actual_length']}"
+    ),
+    "decimal_parsing": lambda err: (
+        f"invalid value {err['input']!r}: expected a number, e.g. 99.5 (a percentage)"
+    ),
+    "decimal_type": lambda err: (
+        f"invalid value {err['input']!r}: expected a number, e.g. 99.5 (a percentage)"
+    ),
+    "dict_type": lambda err: f"expected a mapping (name: value), found {_kind_of(err['input'])}",
+    "list_type": lambda err: f"expected a list, found {_kind_of(err['input'])}",
+    "enum": lambda err: f"invalid value {err['input']!r}: {_lower(_text(err))}",
+    "literal_error": lambda err: f"invalid value {err['input']!r}: {_lower(_text(err))}",
+}
+
+
+def _text(err: Any) -> str:
     msg = str(err["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix) :]
-    if kind.startswith("string_pattern"):
-        pattern = err["ctx"]["pattern"]
-        what = PATTERN_WORDS.get(pattern)
-        if what:
-            return f"invalid value {err['input']!r}: {what} (pattern {pattern})"
-        return f"invalid value {err['input']!r}: must match {pattern}"
-    bounds = {
-        "greater_than": ("gt", "above"),
-        "greater_than_equal": ("ge", "at least"),
-        "less_than": ("lt", "below"),
-        "less_than_equal": ("le", "at most"),
-    }
-    if kind in bounds:
-        key, words = bounds[kind]
-        return f"must be {words} {err['ctx'][key]}, got {err['input']}"
-    if kind == "too_short":
-        ctx = err["ctx"]
-        return f"needs at least {ctx['min_length']} item(s), found {ctx['actual_length']}"
-    if kind in {"decimal_parsing", "decimal_type"}:
-        return f"invalid value {err['input']!r}: expected a number, e.g. 99.5 (a percentage)"
-    if kind == "dict_type":
-        return f"expected a mapping (name: value), found {_kind_of(err['input'])}"
-    if kind == "list_type":
-        return f"expected a list, found {_kind_of(err['input'])}"
-    if kind in {"enum", "literal_error"}:
-        return f"invalid value {err['input']!r}: {msg[0].lower()}{msg[1:]}"
-    return msg[0].lower() + msg[1:] if msg else kind
+        msg = msg.removeprefix(prefix)
+    return msg
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _message(err: Any) -> str:
+    special = _MESSAGES.get(err["type"])
+    if special is not None:
+        return special(err)
+    return _lower(_text(err)) or str(err["type"])
 
 
 def _kind_of(value: Any) -> str:

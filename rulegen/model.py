@@ -497,7 +497,7 @@ class _Resolver:
         period_at: tuple[int, Loc],
         phases: tuple[Phase, ...],
     ) -> tuple[BurnTier, ...]:
-        period, period_loc = period_at
+        period = period_at[0]
         defaults = {t.name: t for t in burn.DEFAULT_TIERS}
         written: dict[str, AlertTierSpec] = dict(alerting.tiers)
         tiers_loc: Loc = (
@@ -526,43 +526,10 @@ class _Resolver:
             if default is None and (given.budget_percent is None or given.long_window is None):
                 self.error(tier_loc, "a new tier needs budget_percent and long_window")
                 continue
-            if given.long_window is not None:
-                long_s = parse_duration(given.long_window)
-                short_s = (
-                    parse_duration(given.short_window)
-                    if given.short_window is not None
-                    else burn.default_short_window(long_s)
-                )
-            else:
-                assert default is not None
-                long_s, short_s = burn.scale_windows(
-                    default.long_window, default.short_window, period
-                )
-                if given.short_window is not None:
-                    short_s = parse_duration(given.short_window)
-                elif short_s >= long_s:
-                    self.error(
-                        period_loc,
-                        f"a period of {format_duration(period)} is too short for the default "
-                        f"tier {name}: scaled to it, its windows would be "
-                        f"{format_duration(long_s)} and {format_duration(short_s)}; give the "
-                        "tier long_window and short_window, or switch it off",
-                    )
-                    continue
-            self._check_window(long_s, (*tier_loc, "long_window"), period)
-            if long_s == period:
-                self.error(
-                    (*tier_loc, "long_window"),
-                    "the long window must be shorter than the period "
-                    "(the period's own figures are the ErrorBudgetExhausted alert)",
-                )
-            self._check_window(short_s, (*tier_loc, "short_window"), period)
-            if short_s >= long_s:
-                self.error(
-                    (*tier_loc, "short_window"),
-                    f"the short window ({format_duration(short_s)}) must be shorter than the "
-                    f"long window ({format_duration(long_s)})",
-                )
+            windows = self._tier_windows(name, given, default, period_at, tier_loc)
+            if windows is None:
+                continue
+            long_s, short_s = windows
             budget_percent = given.budget_percent or (default.budget_percent if default else 0)
             factor = burn.burn_factor(Decimal(budget_percent), period, long_s)
             thresholds = tuple(burn.threshold(factor, p.objective, cap) for p in phases)
@@ -603,6 +570,53 @@ class _Resolver:
             )
         self._check_labels(alerting.labels, (*loc, "alerting", "labels"))
         return tuple(out)
+
+    def _tier_windows(
+        self,
+        name: str,
+        given: AlertTierSpec,
+        default: burn.DefaultTier | None,
+        period_at: tuple[int, Loc],
+        tier_loc: Loc,
+    ) -> tuple[int, int] | None:
+        """The long and short windows of a tier, checked; ``None`` if it cannot have any."""
+        period, period_loc = period_at
+        if given.long_window is not None:
+            long_s = parse_duration(given.long_window)
+            short_s = (
+                parse_duration(given.short_window)
+                if given.short_window is not None
+                else burn.default_short_window(long_s)
+            )
+        else:
+            assert default is not None
+            long_s, short_s = burn.scale_windows(default.long_window, default.short_window, period)
+            if given.short_window is not None:
+                short_s = parse_duration(given.short_window)
+            elif short_s >= long_s:
+                self.error(
+                    period_loc,
+                    f"a period of {format_duration(period)} is too short for the default "
+                    f"tier {name}: scaled to it, its windows would be "
+                    f"{format_duration(long_s)} and {format_duration(short_s)}; give the "
+                    "tier long_window and short_window, or switch it off",
+                )
+                return None
+        self._check_window(long_s, (*tier_loc, "long_window"), period)
+        if long_s == period:
+            self.error(
+                (*tier_loc, "long_window"),
+                "the long window must be shorter than the period "
+                "(the period's own figures are the ErrorBudgetExhausted alert)",
+            )
+        self._check_window(short_s, (*tier_loc, "short_window"), period)
+        if short_s >= long_s:
+            self.error(
+                (*tier_loc, "short_window"),
+                f"the short window ({format_duration(short_s)}) must be shorter than the "
+                f"long window ({format_duration(long_s)})",
+            )
+        return long_s, short_s
 
     def _policies(self, loc: Loc, spec: SLOSpec) -> tuple[Policy, ...]:
         written = spec.policies if spec.policies is not None else self.spec.policies

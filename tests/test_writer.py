@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rulegen.writer import HEADER_MARK, OutputFile, check, dump_yaml, header, write
+from rulegen import pipeline
+from rulegen.generators import slo_rules
+from rulegen.writer import (
+    DUMPER,
+    HEADER_MARK,
+    PURE_DUMPER,
+    OutputFile,
+    check,
+    dump_yaml,
+    header,
+    write,
+)
 
 
 def test_multiline_strings_are_literal_blocks() -> None:
@@ -51,10 +62,6 @@ def test_check_lists_missing_changed_and_stale(tmp_path: Path) -> None:
 
 def test_libyaml_and_pure_python_emit_the_same_text() -> None:
     """Output is byte-stable whichever YAML emitter PyYAML has: both give the same text."""
-    from rulegen import pipeline
-    from rulegen.generators import slo_rules
-    from rulegen.writer import DUMPER, PURE_DUMPER
-
     assert DUMPER is not PURE_DUMPER, "PyYAML without libyaml: nothing to compare"
     cases = Path(__file__).parent / "golden" / "cases"
     for workflow in pipeline.load(sorted(cases.glob("*/spec.yaml"))):
