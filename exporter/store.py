@@ -1,0 +1,369 @@
+"""Durable counter state in SQLite (WAL), written by one committer thread with group commit.
+
+Request threads hand checked batches to :meth:`Store.submit` and wait; the committer takes
+every batch waiting, applies them in one transaction (``synchronous=FULL``: on disk before
+the commit returns), then updates the in-memory counters that ``/metrics`` reads and wakes
+the requests. An event is acknowledged only after its transaction committed, so a crash
+loses no acknowledged event, and counters never go backwards across restarts.
+
+The committer also folds dimension values beyond a dimension's cap into ``other``, in
+commit order, and skips events whose idempotency key it has seen within the horizon.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from exporter.catalog import OTHER, UNKNOWN, Catalog
+from exporter.events import Event
+
+__all__ = ["Applied", "CounterKey", "HistogramKey", "Snapshot", "Store", "StoreError"]
+
+CounterKey = tuple[str, str, tuple[tuple[str, str], ...]]  # workflow, outcome, dimensions
+HistogramKey = tuple[str, tuple[tuple[str, str], ...]]  # workflow, dimensions
+_MAX_GROUP: Final = 256  # batches per transaction
+_PRUNE_EVERY: Final = 60.0  # seconds between sweeps of expired idempotency keys
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS counters (
+    workflow TEXT NOT NULL, outcome TEXT NOT NULL, dims TEXT NOT NULL, value INTEGER NOT NULL,
+    PRIMARY KEY (workflow, outcome, dims)
+);
+CREATE TABLE IF NOT EXISTS durations (
+    workflow TEXT NOT NULL, dims TEXT NOT NULL, buckets TEXT NOT NULL,
+    sum REAL NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (workflow, dims)
+);
+CREATE TABLE IF NOT EXISTS dimension_values (
+    workflow TEXT NOT NULL, dimension TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (workflow, dimension, value)
+);
+CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS idempotency_at ON idempotency (at);
+"""
+
+
+class StoreError(Exception):
+    """The store could not record a batch; nothing of it was applied."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What happened to one batch."""
+
+    applied: int  # events counted
+    duplicates: int  # events skipped: their id was seen within the horizon
+    folded: int  # dimension values folded into "other"
+
+
+@dataclass
+class Histogram:
+    """Bucket counts (not cumulative), sum and count of run durations."""
+
+    buckets: list[int]
+    sum: float = 0.0
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent copy of every counter, for one scrape."""
+
+    counters: dict[CounterKey, int]
+    histograms: dict[HistogramKey, Histogram]
+    folded: dict[tuple[str, str], int]
+
+
+@dataclass
+class _Pending:
+    events: list[Event]
+    future: Future[Applied] = field(default_factory=Future)
+
+
+class Store:
+    """Counters, histograms, seen dimension values and idempotency keys, durable in SQLite."""
+
+    def __init__(
+        self,
+        path: Path,
+        catalog: Catalog,
+        *,
+        idempotency_horizon: float = 86_400.0,
+        idempotency_max: int = 1_000_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.catalog = catalog
+        self.horizon = idempotency_horizon
+        self.max_keys = idempotency_max
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._counters: dict[CounterKey, int] = {}
+        self._histograms: dict[HistogramKey, Histogram] = {}
+        self._seen: dict[tuple[str, str], set[str]] = {}
+        self._folded: dict[tuple[str, str], int] = {}
+        self.errors = 0
+        self._keys = self._db.execute("SELECT COUNT(*) FROM idempotency").fetchone()[0]
+        self._pruned_at = 0.0
+        self._load()
+        self._thread = threading.Thread(target=self._run, name="agent-slo-committer", daemon=True)
+        self._thread.start()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        for workflow, outcome, dims, value in self._db.execute(
+            "SELECT workflow, outcome, dims, value FROM counters"
+        ):
+            self._counters[(workflow, outcome, _dims_from(dims))] = value
+        for workflow, dims, buckets, total, count in self._db.execute(
+            "SELECT workflow, dims, buckets, sum, count FROM durations"
+        ):
+            self._histograms[(workflow, _dims_from(dims))] = Histogram(
+                json.loads(buckets), total, count
+            )
+        for workflow, dimension, value in self._db.execute(
+            "SELECT workflow, dimension, value FROM dimension_values"
+        ):
+            self._seen.setdefault((workflow, dimension), set()).add(value)
+        self._preinitialise()
+
+    def _preinitialise(self) -> None:
+        """Every known series at 0, so rate() and increase() see the first event."""
+        for wf in self.catalog.workflows.values():
+            choices = [(*wf.known_values.get(d, ()), UNKNOWN) for d in wf.dimensions]
+            for combo in _product(choices, limit=10_000):
+                dims = tuple(zip(wf.dimensions, combo, strict=True))
+                for outcome in wf.outcomes:
+                    self._counters.setdefault((wf.name, outcome, dims), 0)
+                self._histograms.setdefault((wf.name, dims), Histogram([0] * (len(wf.buckets) + 1)))
+
+    def snapshot(self) -> Snapshot:
+        """A consistent copy of the counters."""
+        with self._lock:
+            return Snapshot(
+                dict(self._counters),
+                {
+                    k: Histogram(list(h.buckets), h.sum, h.count)
+                    for k, h in self._histograms.items()
+                },
+                dict(self._folded),
+            )
+
+    # -- writing -------------------------------------------------------------------------
+
+    def submit(self, events: list[Event]) -> Future[Applied]:
+        """Queue a checked batch; the future resolves once it is durable (or failed)."""
+        pending = _Pending(events)
+        self._queue.put(pending)
+        return pending.future
+
+    def apply(self, events: list[Event], timeout: float | None = None) -> Applied:
+        """Submit a batch and wait until it is durable; raise :class:`StoreError` on failure."""
+        return self.submit(events).result(timeout)
+
+    def close(self) -> None:
+        """Finish every queued batch, then stop the committer and close the database."""
+        self._queue.put(None)
+        self._thread.join()
+        self._db.close()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            stop = False
+            while len(group) < _MAX_GROUP:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                group.append(item)
+            self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[_Pending]) -> None:
+        now = self.clock()
+        counters: dict[CounterKey, int] = {}
+        histograms: dict[HistogramKey, Histogram] = {}
+        seen = {k: set(v) for k, v in self._seen.items()}
+        new_values: list[tuple[str, str, str]] = []
+        folded: dict[tuple[str, str], int] = {}
+        results: list[Applied] = []
+        ids: dict[str, float] = {}
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            for pending in group:
+                applied = duplicates = folds = 0
+                for event in pending.events:
+                    if event.id is not None and (event.id in ids or self._seen_id(event.id, now)):
+                        duplicates += 1
+                        continue
+                    if event.id is not None:
+                        ids[event.id] = now
+                    dims, n = self._fold(event, seen, new_values, folded)
+                    folds += n
+                    key = (event.workflow, event.outcome, dims)
+                    counters[key] = counters.get(key, self._counters.get(key, 0)) + event.count
+                    if event.duration_seconds is not None:
+                        self._observe(histograms, event, dims)
+                    applied += 1
+                results.append(Applied(applied, duplicates, folds))
+            self._write(counters, histograms, new_values, ids, now)
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.errors += 1
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            for pending in group:
+                pending.future.set_exception(StoreError(f"could not record the batch: {exc}"))
+            return
+        with self._lock:
+            self._counters.update(counters)
+            self._histograms.update(histograms)
+            for workflow, dimension, value in new_values:
+                self._seen.setdefault((workflow, dimension), set()).add(value)
+            for dimension, n in folded.items():
+                self._folded[dimension] = self._folded.get(dimension, 0) + n
+        for pending, result in zip(group, results, strict=True):
+            pending.future.set_result(result)
+
+    def _seen_id(self, key: str, now: float) -> bool:
+        row = self._db.execute("SELECT at FROM idempotency WHERE key = ?", (key,)).fetchone()
+        return row is not None and row[0] >= now - self.horizon
+
+    def _fold(
+        self,
+        event: Event,
+        seen: dict[tuple[str, str], set[str]],
+        new_values: list[tuple[str, str, str]],
+        folded: dict[tuple[str, str], int],
+    ) -> tuple[tuple[tuple[str, str], ...], int]:
+        wf = self.catalog.workflows[event.workflow]
+        out = []
+        folds = 0
+        for name, given in event.dimensions:
+            value = given
+            if given != UNKNOWN and given not in wf.known_values.get(name, ()):
+                values = seen.setdefault((event.workflow, name), set())
+                if given not in values:
+                    known = len(wf.known_values.get(name, ()))
+                    if known + len(values) >= wf.max_values[name]:
+                        key = (event.workflow, name)
+                        folded[key] = folded.get(key, 0) + 1
+                        folds += 1
+                        value = OTHER
+                    else:
+                        values.add(given)
+                        new_values.append((event.workflow, name, given))
+            out.append((name, value))
+        return tuple(out), folds
+
+    def _observe(
+        self,
+        histograms: dict[HistogramKey, Histogram],
+        event: Event,
+        dims: tuple[tuple[str, str], ...],
+    ) -> None:
+        wf = self.catalog.workflows[event.workflow]
+        key = (event.workflow, dims)
+        hist = histograms.get(key)
+        if hist is None:
+            current = self._histograms.get(key)
+            hist = (
+                Histogram(list(current.buckets), current.sum, current.count)
+                if current
+                else Histogram([0] * (len(wf.buckets) + 1))
+            )
+            histograms[key] = hist
+        assert event.duration_seconds is not None
+        index = bisect.bisect_left(wf.buckets, event.duration_seconds)
+        hist.buckets[index] += event.count
+        hist.sum += event.duration_seconds * event.count
+        hist.count += event.count
+
+    def _write(
+        self,
+        counters: dict[CounterKey, int],
+        histograms: dict[HistogramKey, Histogram],
+        new_values: list[tuple[str, str, str]],
+        ids: dict[str, float],
+        now: float,
+    ) -> None:
+        db = self._db
+        db.executemany(
+            "INSERT INTO counters (workflow, outcome, dims, value) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (workflow, outcome, dims) DO UPDATE SET value = excluded.value",
+            [(w, o, _dims_to(d), v) for (w, o, d), v in counters.items()],
+        )
+        db.executemany(
+            "INSERT INTO durations (workflow, dims, buckets, sum, count) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (workflow, dims) DO UPDATE SET buckets = excluded.buckets, "
+            "sum = excluded.sum, count = excluded.count",
+            [
+                (w, _dims_to(d), json.dumps(h.buckets), h.sum, h.count)
+                for (w, d), h in histograms.items()
+            ],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO dimension_values (workflow, dimension, value) VALUES (?, ?, ?)",
+            new_values,
+        )
+        if ids:
+            db.executemany(
+                "INSERT OR REPLACE INTO idempotency (key, at) VALUES (?, ?)", list(ids.items())
+            )
+            self._keys += len(ids)
+            if self._keys > self.max_keys or now - self._pruned_at > _PRUNE_EVERY:
+                self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        """Forget keys older than the horizon, then the oldest beyond the maximum."""
+        db = self._db
+        db.execute("DELETE FROM idempotency WHERE at < ?", (now - self.horizon,))
+        self._keys = db.execute("SELECT COUNT(*) FROM idempotency").fetchone()[0]
+        excess = self._keys - self.max_keys
+        if excess > 0:
+            db.execute(
+                "DELETE FROM idempotency WHERE key IN "
+                "(SELECT key FROM idempotency ORDER BY at LIMIT ?)",
+                (excess,),
+            )
+            self._keys -= excess
+        self._pruned_at = now
+
+
+def _dims_to(dims: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dims, separators=(",", ":"))
+
+
+def _dims_from(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in json.loads(text))
+
+
+def _product(choices: list[tuple[str, ...]], limit: int) -> Iterable[tuple[str, ...]]:
+    """Combinations of known values, at most ``limit`` of them."""
+    combos: list[tuple[str, ...]] = [()]
+    for options in choices:
+        combos = [(*c, o) for c in combos for o in options][:limit]
+    return combos
