@@ -243,8 +243,8 @@ class Store:
             self._histograms.update(histograms)
             for workflow, dimension, value in new_values:
                 self._seen.setdefault((workflow, dimension), set()).add(value)
-            for dimension, n in folded.items():
-                self._folded[dimension] = self._folded.get(dimension, 0) + n
+            for folded_key, n in folded.items():
+                self._folded[folded_key] = self._folded.get(folded_key, 0) + n
         for pending, result in zip(group, results, strict=True):
             pending.future.set_result(result)
 
