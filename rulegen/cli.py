@@ -111,3 +111,167 @@ def schema() -> None:
     """Print the JSON Schema of the spec (apiVersion: agent-slo/v1)."""
     json.dump(json_schema(), sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
+
+
+@main.command()
+@click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="Spec files or folders.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9464, show_default=True, type=int, help="Port (0: any free).")
+@click.option(
+    "--state",
+    default="agent-slo-state.db",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite database holding the counters (created if missing).",
+)
+@click.option(
+    "--listen-wide",
+    is_flag=True,
+    help="Allow a --host other than loopback (the exporter binds 127.0.0.1 by default).",
+)
+@click.option(
+    "--tokens-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Bearer tokens for writes, one per line: TOKEN [WORKFLOW ...] (no workflow: all). "
+    "Also read from the AGENT_SLO_TOKENS environment variable (same lines, ';' between).",
+)
+@click.option(
+    "--metrics-auth",
+    envvar="AGENT_SLO_METRICS_AUTH",
+    help="USER:PASSWORD required on /metrics (basic auth); or AGENT_SLO_METRICS_AUTH.",
+)
+@click.option(
+    "--idempotency-horizon", default="24h", show_default=True, help="How long ids are kept."
+)
+def serve(
+    specs: str,
+    host: str,
+    port: int,
+    state: Path,
+    listen_wide: bool,
+    tokens_file: Path | None,
+    metrics_auth: str | None,
+    idempotency_horizon: str,
+) -> None:
+    """Run the exporter: agents POST outcomes, Prometheus scrapes /metrics."""
+    import logging  # noqa: PLC0415 - only the service needs these
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from exporter.catalog import Catalog  # noqa: PLC0415
+    from exporter.server import Security, make_server, serve_until_stopped  # noqa: PLC0415
+    from exporter.store import Store  # noqa: PLC0415
+    from rulegen.durations import parse_duration  # noqa: PLC0415
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not listen_wide:
+        raise click.UsageError(f"--host {host} listens beyond this machine: add --listen-wide")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    catalog = Catalog.from_model(_load((specs,)))
+    tokens = _parse_tokens(
+        (tokens_file.read_text(encoding="utf-8") if tokens_file else "")
+        + "\n"
+        + os.environ.get("AGENT_SLO_TOKENS", "").replace(";", "\n")
+    )
+    basic = None
+    if metrics_auth:
+        user, _, password = metrics_auth.partition(":")
+        basic = (user, password)
+    store = Store(state, catalog, idempotency_horizon=float(parse_duration(idempotency_horizon)))
+    server = make_server(store, host, port, security=Security(tokens, basic))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    bound_host, bound_port = server.server_address[:2]
+    logging.getLogger("agent_slo.exporter").info(
+        "agent-slo exporter listening on http://%s:%s (state %s, %d workflow(s), writes %s)",
+        bound_host,
+        bound_port,
+        state.resolve(),
+        len(catalog.workflows),
+        "need a bearer token" if tokens else "are open",
+    )
+    try:
+        serve_until_stopped(server, stop)
+    finally:
+        store.close()
+        logging.getLogger("agent_slo.exporter").info("agent-slo exporter stopped")
+
+
+def _parse_tokens(text: str) -> dict[str, frozenset[str] | None]:
+    tokens: dict[str, frozenset[str] | None] = {}
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        token, *workflows = line.split()
+        tokens[token] = frozenset(workflows) if workflows else None
+    return tokens
+
+
+@main.command()
+@click.option("--workflow", required=True, help="The workflow that ran.")
+@click.option("--outcome", required=True, help="How the run ended (e.g. success, rejected).")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE", help="A declared dimension.")
+@click.option("--count", default=1, show_default=True, type=int, help="Number of runs.")
+@click.option("--duration", "duration", type=float, help="Run duration in seconds.")
+@click.option("--id", "event_id", help="Idempotency key: a retry with the same id counts once.")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:9464",
+    show_default=True,
+    envvar="AGENT_SLO_URL",
+    help="The exporter (or AGENT_SLO_URL).",
+)
+@click.option("--token", envvar="AGENT_SLO_TOKEN", help="Bearer token (or AGENT_SLO_TOKEN).")
+def record(
+    workflow: str,
+    outcome: str,
+    dims: tuple[str, ...],
+    count: int,
+    duration: float | None,
+    event_id: str | None,
+    url: str,
+    token: str | None,
+) -> None:
+    """Record one outcome with the exporter; exit 1 with the reason if it is refused."""
+    import urllib.error  # noqa: PLC0415 - only this command needs them
+    import urllib.request  # noqa: PLC0415
+
+    dimensions = {}
+    for item in dims:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--dim {item!r}: expected NAME=VALUE")
+        dimensions[name] = value
+    event: dict[str, object] = {"workflow": workflow, "outcome": outcome, "count": count}
+    if dimensions:
+        event["dimensions"] = dimensions
+    if duration is not None:
+        event["duration_seconds"] = duration
+    if event_id:
+        event["id"] = event_id
+    request = urllib.request.Request(  # noqa: S310 - the URL is the user's exporter
+        url.rstrip("/") + "/v1/outcomes",
+        data=json.dumps(event).encode(),
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            reply = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read())
+            reason = detail.get("error", "")
+            field = detail.get("field")
+        except ValueError:
+            reason, field = exc.reason, None
+        where = f" ({field})" if field else ""
+        raise DomainFailure(f"refused with HTTP {exc.code}{where}: {reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise DomainFailure(f"could not reach the exporter at {url}: {exc}") from exc
+    click.echo(f"recorded: {reply['accepted']} event(s), {reply['duplicates']} duplicate(s)")

@@ -1,0 +1,246 @@
+"""The exporter's HTTP service: outcome events in, Prometheus metrics out.
+
+- ``POST /v1/outcomes``: one event or a batch; 200 once durable, 4xx with a JSON reason
+  (nothing applied) for client mistakes, 503 if the store failed.
+- ``GET /metrics``: Prometheus text format or OpenMetrics, by the Accept header.
+- ``GET /healthz`` (the process answers) and ``GET /readyz`` (the store is open).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar, Final
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from exporter.events import EventError, parse_body
+from exporter.metrics import Health, build_registry
+from exporter.store import Store, StoreError
+
+__all__ = ["Limits", "Security", "ServerConfig", "make_server"]
+
+log = logging.getLogger("agent_slo.exporter")
+OUTCOMES_PATH: Final = "/v1/outcomes"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request size and time limits."""
+
+    max_body_bytes: int = 4 * 1024 * 1024
+    read_timeout: float = 10.0  # seconds for a client to send its request
+    commit_timeout: float = 30.0  # seconds to wait for the store
+
+
+@dataclass(frozen=True)
+class Security:
+    """Bearer tokens for writes (each for all workflows, or some) and basic auth on /metrics."""
+
+    tokens: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
+    metrics_basic_auth: tuple[str, str] | None = None
+
+    def workflows_for(self, header: str | None) -> frozenset[str] | bool | None:
+        """Workflows a request may write: ``None`` all, a set some, ``False`` refused."""
+        if not self.tokens:
+            return None
+        if not header or not header.startswith("Bearer "):
+            return False
+        given = header.removeprefix("Bearer ").strip().encode()
+        for token, workflows in self.tokens.items():
+            if hmac.compare_digest(given, token.encode()):
+                return workflows
+        return False
+
+    def metrics_allowed(self, header: str | None) -> bool:
+        """Whether a scrape carries the configured basic-auth credentials."""
+        if self.metrics_basic_auth is None:
+            return True
+        if not header or not header.startswith("Basic "):
+            return False
+        user, password = self.metrics_basic_auth
+        expected = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return hmac.compare_digest(header.removeprefix("Basic ").strip(), expected)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the handler needs, shared by all request threads."""
+
+    store: Store
+    registry: CollectorRegistry
+    health: Health
+    limits: Limits
+    security: Security
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "agent-slo"
+    protocol_version = "HTTP/1.1"
+    config: ClassVar[ServerConfig]
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.config.limits.read_timeout)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    # -- responses -----------------------------------------------------------------------
+
+    def _json(self, status: int, payload: Mapping[str, Any]) -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _refuse(self, status: int, kind: str, reason: str, field: str = "") -> None:
+        self.config.health.rejected.labels(kind).inc()
+        payload: dict[str, Any] = {"error": reason, "reason": kind}
+        if field:
+            payload["field"] = field
+        self._json(status, payload)
+
+    # -- routes --------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self._metrics()
+        elif path == "/healthz":
+            self._json(200, {"status": "ok"})
+        elif path == "/readyz":
+            self._json(200, {"status": "ready"})
+        elif path == OUTCOMES_PATH:
+            self._json(405, {"error": "use POST to record outcomes", "reason": "method"})
+        else:
+            self._json(404, {"error": f"no such path: {path}", "reason": "not_found"})
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path != OUTCOMES_PATH:
+            self._json(404, {"error": f"no such path: {path}", "reason": "not_found"})
+            return
+        allowed = self.config.security.workflows_for(self.headers.get("Authorization"))
+        if allowed is False:
+            self._refuse(401, "unauthorized", "a valid bearer token is required")
+            return
+        body = self._read_body()
+        if body is None:
+            return
+        try:
+            events = parse_body(body, self.config.store.catalog)
+        except EventError as exc:
+            self._refuse(400, exc.kind, exc.reason, exc.field)
+            return
+        if isinstance(allowed, frozenset):
+            for i, event in enumerate(events):
+                if event.workflow not in allowed:
+                    where = f"events[{i}].workflow" if len(events) > 1 else "workflow"
+                    self._refuse(
+                        403,
+                        "forbidden",
+                        f"this token may not write workflow {event.workflow!r}",
+                        where,
+                    )
+                    return
+        try:
+            result = self.config.store.apply(events, timeout=self.config.limits.commit_timeout)
+        except (StoreError, FutureTimeout) as exc:
+            self._json(503, {"error": f"not recorded: {exc or 'timed out'}", "reason": "store"})
+            return
+        if result.duplicates:
+            self.config.health.duplicates.inc(result.duplicates)
+        self._json(
+            200,
+            {
+                "accepted": result.applied,
+                "duplicates": result.duplicates,
+                "folded": result.folded,
+            },
+        )
+
+    def _read_body(self) -> bytes | None:
+        length_header = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked" or length_header is None:
+            self._refuse(411, "length_required", "send the body with a Content-Length header")
+            self.close_connection = True
+            return None
+        try:
+            length = int(length_header)
+        except ValueError:
+            self._refuse(400, "bad_length", "Content-Length is not a number")
+            self.close_connection = True
+            return None
+        if length < 0 or length > self.config.limits.max_body_bytes:
+            self._refuse(
+                413,
+                "too_large",
+                f"the body may hold at most {self.config.limits.max_body_bytes} bytes",
+            )
+            self.close_connection = True
+            return None
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            self._refuse(408, "timeout", "the request body arrived too slowly")
+            self.close_connection = True
+            return None
+        if len(body) < length:
+            self.close_connection = True
+            return None
+        return body
+
+    def _metrics(self) -> None:
+        if not self.config.security.metrics_allowed(self.headers.get("Authorization")):
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="agent-slo"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+        body = encoder(self.config.registry)
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+def make_server(
+    store: Store,
+    host: str = "127.0.0.1",
+    port: int = 9464,
+    limits: Limits | None = None,
+    security: Security | None = None,
+) -> ThreadingHTTPServer:
+    """An HTTP server bound to ``host:port`` (port 0: any free port), not yet serving."""
+    registry, health = build_registry(store)
+    config = ServerConfig(store, registry, health, limits or Limits(), security or Security())
+    handler = type("Handler", (_Handler,), {"config": config})
+    return _Server((host, port), handler)
+
+
+def serve_until_stopped(server: ThreadingHTTPServer, stop: threading.Event) -> None:
+    """Serve in a thread until ``stop`` is set, then finish requests in flight."""
+    thread = threading.Thread(target=server.serve_forever, name="agent-slo-http", daemon=True)
+    thread.start()
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    thread.join()
