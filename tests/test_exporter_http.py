@@ -1,0 +1,330 @@
+"""The exporter over real HTTP on loopback: events in, metrics out, bad input refused whole."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter.catalog import Catalog
+from exporter.server import Limits, Security, make_server
+from exporter.store import Store
+from rulegen.loader import load_text
+from rulegen.model import build
+
+SPEC = """\
+apiVersion: agent-slo/v1
+workflow: triage
+outcomes: {wrong_queue: bad}
+dimensions:
+  model: {max_values: 3, values: [model-a]}
+slos:
+  - name: triage-success
+    sli: {outcomes: {}}
+  - name: triage-latency
+    sli: {latency: {threshold: 30s}}
+---
+apiVersion: agent-slo/v1
+workflow: payments
+slos:
+  - name: payments-success
+    sli: {outcomes: {}}
+"""
+
+
+def _catalog() -> Catalog:
+    docs, errors = load_text(SPEC, "spec.yaml")
+    assert errors == []
+    return Catalog.from_model(build(docs))
+
+
+@dataclass
+class Exporter:
+    """A running exporter and helpers to talk to it."""
+
+    url: str
+    store: Store
+
+    def post(
+        self, body: bytes | str | Any, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        data = (
+            body
+            if isinstance(body, bytes)
+            else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        )
+        request = urllib.request.Request(
+            self.url + "/v1/outcomes",
+            data=data,
+            headers={"Content-Type": "application/json", **(headers or {})},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, json.loads(exc.read() or b"{}")
+
+    def metrics(self, accept: str = "", auth: str | None = None) -> tuple[str, str]:
+        headers = {"Accept": accept} if accept else {}
+        if auth:
+            headers["Authorization"] = auth
+        request = urllib.request.Request(self.url + "/metrics", headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.headers["Content-Type"], response.read().decode()
+
+    def counters(self) -> dict[Any, int]:
+        return {k: v for k, v in self.store.snapshot().counters.items() if v}
+
+
+def _start(tmp_path: Path, **kwargs: Any) -> Iterator[Exporter]:
+    store = Store(tmp_path / "state.db", _catalog())
+    server = make_server(store, "127.0.0.1", 0, **kwargs)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield Exporter(f"http://{host}:{port}", store)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        store.close()
+
+
+@pytest.fixture
+def exporter(tmp_path: Path) -> Iterator[Exporter]:
+    """An exporter with open writes."""
+    yield from _start(tmp_path, limits=Limits(max_body_bytes=64 * 1024, read_timeout=1.0))
+
+
+EVENT = {"workflow": "triage", "outcome": "rejected", "dimensions": {"model": "model-a"}}
+KEY = ("triage", "rejected", (("model", "model-a"),))
+
+
+def test_one_event_is_counted(exporter: Exporter) -> None:
+    """A valid event is acknowledged and counted once."""
+    assert exporter.post(EVENT) == (200, {"accepted": 1, "duplicates": 0, "folded": 0})
+    assert exporter.counters() == {KEY: 1}
+
+
+def test_missing_dimension_is_unknown_and_count_applies(exporter: Exporter) -> None:
+    """A declared dimension left out is exported as `unknown`; count adds that many runs."""
+    assert exporter.post({"workflow": "triage", "outcome": "success", "count": 5})[0] == 200
+    assert exporter.counters() == {("triage", "success", (("model", "unknown"),)): 5}
+
+
+def test_batch_is_all_or_nothing(exporter: Exporter) -> None:
+    """One bad event refuses the whole batch, naming it; the good ones are not counted."""
+    status, reply = exporter.post([EVENT, EVENT, {**EVENT, "outcome": "nope"}])
+    assert status == 400
+    assert reply["field"] == "events[2].outcome"
+    assert exporter.counters() == {}
+    assert exporter.post([EVENT, EVENT])[0] == 200
+    assert exporter.counters() == {KEY: 2}
+
+
+BAD_INPUT = [
+    ("{", "malformed_json", ""),
+    ("[]", "empty_batch", ""),
+    ('"hello"', "bad_type", ""),
+    ("[1]", "bad_type", "events[0]"),
+    ('{"workflow": "triage"}', "missing_field", "outcome"),
+    ('{"workflow": 7, "outcome": "success"}', "bad_type", "workflow"),
+    ('{"workflow": "ghost", "outcome": "success"}', "unknown_workflow", "workflow"),
+    ('{"workflow": "triage", "outcome": "ghost"}', "unknown_outcome", "outcome"),
+    ('{"workflow": "triage", "outcome": "success", "colour": "red"}', "unknown_field", "colour"),
+    (
+        '{"workflow": "triage", "outcome": "success", "dimensions": {"region": "eu"}}',
+        "undeclared_dimension",
+        "dimensions.region",
+    ),
+    (
+        '{"workflow": "triage", "outcome": "success", "dimensions": {"model": "a\\"b"}}',
+        "bad_value",
+        "dimensions.model",
+    ),
+    (
+        '{"workflow": "triage", "outcome": "success", "dimensions": {"model": "a\\nb"}}',
+        "bad_value",
+        "dimensions.model",
+    ),
+    (
+        '{"workflow": "triage", "outcome": "success", "dimensions": {"model": "a\\u0007"}}',
+        "bad_value",
+        "dimensions.model",
+    ),
+    (
+        '{"workflow": "triage", "outcome": "success", "dimensions": {"model": 3}}',
+        "bad_type",
+        "dimensions.model",
+    ),
+    ('{"workflow": "triage", "outcome": "success", "count": 0}', "bad_count", "count"),
+    ('{"workflow": "triage", "outcome": "success", "count": -3}', "bad_count", "count"),
+    ('{"workflow": "triage", "outcome": "success", "count": 1.5}', "bad_count", "count"),
+    ('{"workflow": "triage", "outcome": "success", "count": 1e12}', "bad_count", "count"),
+    ('{"workflow": "triage", "outcome": "success", "count": NaN}', "malformed_json", ""),
+    ('{"workflow": "triage", "outcome": "success", "count": "2"}', "bad_type", "count"),
+    ('{"workflow": "triage", "outcome": "success", "count": true}', "bad_type", "count"),
+    (
+        '{"workflow": "triage", "outcome": "success", "duration_seconds": -1}',
+        "bad_duration",
+        "duration_seconds",
+    ),
+    (
+        '{"workflow": "triage", "outcome": "success", "duration_seconds": 1e308}',
+        "bad_duration",
+        "duration_seconds",
+    ),
+    ('{"workflow": "triage", "outcome": "success", "id": ""}', "bad_value", "id"),
+    ('{"workflow": "triage", "outcome": "success", "id": 5}', "bad_type", "id"),
+]
+
+
+@pytest.mark.parametrize(("body", "kind", "field"), BAD_INPUT)
+def test_bad_input_is_refused_with_a_reason(
+    exporter: Exporter, body: str, kind: str, field: str
+) -> None:
+    """Each malformed request gets a 400 with a JSON reason naming the field; nothing moves."""
+    status, reply = exporter.post(body)
+    assert status == 400
+    assert reply["reason"] == kind
+    assert reply.get("field", "") == field
+    assert reply["error"]
+    assert exporter.counters() == {}
+    _, text = exporter.metrics()
+    assert f'agent_slo_exporter_rejected_events_total{{reason="{kind}"}} 1.0' in text
+
+
+def test_oversized_body_is_refused(exporter: Exporter) -> None:
+    """A body over the limit gets 413 and nothing is counted."""
+    status, reply = exporter.post([EVENT] * 2_000)
+    assert status == 413
+    assert reply["reason"] == "too_large"
+    assert exporter.counters() == {}
+
+
+def test_slow_client_is_cut_off(exporter: Exporter) -> None:
+    """A client that announces a body and stalls gets 408 after the read timeout."""
+    host, port = exporter.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/outcomes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"work'
+        )
+        reply = sock.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 408")
+    assert exporter.counters() == {}
+
+
+def test_missing_length_is_refused(exporter: Exporter) -> None:
+    """A chunked body (no Content-Length) gets 411."""
+    host, port = exporter.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/outcomes HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        )
+        reply = sock.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 411")
+
+
+def test_retries_with_the_same_id_count_once(exporter: Exporter) -> None:
+    """An event retried with its idempotency key is counted once, even within one batch."""
+    event = {**EVENT, "id": "run-42"}
+    assert exporter.post(event)[1] == {"accepted": 1, "duplicates": 0, "folded": 0}
+    assert exporter.post(event)[1] == {"accepted": 0, "duplicates": 1, "folded": 0}
+    assert exporter.post([event, {**EVENT, "id": "run-43"}, {**EVENT, "id": "run-43"}])[1] == {
+        "accepted": 1,
+        "duplicates": 2,
+        "folded": 0,
+    }
+    assert exporter.counters() == {KEY: 2}
+
+
+def test_cardinality_cap_folds_a_flood(exporter: Exporter) -> None:
+    """Beyond max_values distinct values (3, one known), new values are folded into `other`."""
+    flood = [
+        {"workflow": "triage", "outcome": "success", "dimensions": {"model": f"m{i}"}}
+        for i in range(500)
+    ]
+    status, reply = exporter.post(flood)
+    assert status == 200
+    assert reply == {"accepted": 500, "duplicates": 0, "folded": 498}
+    counters = exporter.counters()
+    assert counters == {
+        ("triage", "success", (("model", "m0"),)): 1,
+        ("triage", "success", (("model", "m1"),)): 1,
+        ("triage", "success", (("model", "other"),)): 498,
+    }
+    _, text = exporter.metrics()
+    assert (
+        'agent_slo_exporter_folded_values_total{dimension="model",workflow="triage"} 498.0' in text
+    )
+
+
+def test_metrics_pass_promtool_in_both_formats(exporter: Exporter, promtool: str) -> None:
+    """/metrics is Prometheus text by default and OpenMetrics on request; promtool accepts it."""
+    exporter.post([EVENT, {"workflow": "triage", "outcome": "success", "duration_seconds": 31}])
+    content_type, text = exporter.metrics()
+    assert content_type.startswith("text/plain; version=0.0.4")
+    assert 'agent_outcomes_total{model="model-a",outcome="rejected",workflow="triage"} 1.0' in text
+    assert (
+        'agent_run_duration_seconds_bucket{le="30.0",model="unknown",workflow="triage"} 0.0' in text
+    )
+    assert 'agent_run_duration_seconds_count{model="unknown",workflow="triage"} 1.0' in text
+    # pre-initialised: every known series is there at 0 from the start
+    assert 'agent_outcomes_total{outcome="timeout",workflow="payments"} 0.0' in text
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    content_type, text = exporter.metrics("application/openmetrics-text; version=1.0.0")
+    assert content_type.startswith("application/openmetrics-text")
+    assert text.endswith("# EOF\n")
+
+
+def test_tokens_guard_writes(tmp_path: Path) -> None:
+    """With tokens, writes need one; a scoped token writes only its workflows."""
+    security = Security({"all-secret": None, "triage-only": frozenset({"triage"})})
+    for exporter in _start(tmp_path, security=security):
+        assert exporter.post(EVENT)[0] == 401
+        assert exporter.post(EVENT, {"Authorization": "Bearer wrong"})[0] == 401
+        payments = {"workflow": "payments", "outcome": "success"}
+        status, reply = exporter.post(payments, {"Authorization": "Bearer triage-only"})
+        assert (status, reply["field"]) == (403, "workflow")
+        assert exporter.post(EVENT, {"Authorization": "Bearer triage-only"})[0] == 200
+        assert exporter.post(payments, {"Authorization": "Bearer all-secret"})[0] == 200
+        assert len(exporter.counters()) == 2
+
+
+def test_metrics_basic_auth(tmp_path: Path) -> None:
+    """With basic auth configured, /metrics answers 401 without the credentials."""
+    for exporter in _start(tmp_path, security=Security(metrics_basic_auth=("prom", "s3cret"))):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            exporter.metrics()
+        info.value.close()
+        assert info.value.code == 401
+        good = "Basic " + base64.b64encode(b"prom:s3cret").decode()
+        assert "agent_outcomes_total" in exporter.metrics(auth=good)[1]
+
+
+def test_health_endpoints(exporter: Exporter) -> None:
+    """/healthz and /readyz answer 200; unknown paths 404 with JSON."""
+    for path in ("/healthz", "/readyz"):
+        with urllib.request.urlopen(exporter.url + path, timeout=5) as response:
+            assert response.status == 200
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(exporter.url + "/nope", timeout=5)
+    info.value.close()
+    assert info.value.code == 404
