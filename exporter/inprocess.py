@@ -1,0 +1,89 @@
+"""In-process recording for applications that expose their own ``/metrics``.
+
+Same metric names and labels as the exporter, on a registry you pass in (your own, or
+prometheus_client's default). Counters live in the process: no durability across restarts,
+which the generated rules tolerate as counter resets.
+
+    recorder = InProcessRecorder(registry, dimensions=("model",), buckets=(1, 5, 30, 120))
+    recorder.record("support-triage", "success", model="model-a")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from exporter.catalog import DEFAULT_BUCKETS, UNKNOWN
+from exporter.client import Run
+from rulegen import names
+
+__all__ = ["InProcessRecorder"]
+
+
+class InProcessRecorder:
+    """Records outcomes into prometheus_client metrics in this process."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        dimensions: Sequence[str] = (),
+        buckets: Sequence[float] = DEFAULT_BUCKETS,
+    ) -> None:
+        self.dimensions = tuple(dimensions)
+        self._outcomes = Counter(
+            names.OUTCOMES_METRIC.removesuffix("_total"),
+            "Runs of an agent workflow, by outcome and declared dimensions.",
+            [names.LABEL_WORKFLOW, names.LABEL_OUTCOME, *self.dimensions],
+            registry=registry,
+        )
+        self._durations = Histogram(
+            names.DURATION_METRIC,
+            "Duration of agent runs, by workflow and declared dimensions.",
+            [names.LABEL_WORKFLOW, *self.dimensions],
+            buckets=tuple(buckets),
+            registry=registry,
+        )
+
+    def record(
+        self,
+        workflow: str,
+        outcome: str,
+        *,
+        count: int = 1,
+        duration_seconds: float | None = None,
+        **dimensions: str,
+    ) -> None:
+        """Count ``count`` runs; undeclared dimensions are a programmer error."""
+        unknown = set(dimensions) - set(self.dimensions)
+        if unknown:
+            raise ValueError(
+                f"undeclared dimension(s) {sorted(unknown)}; declared: {list(self.dimensions)}"
+            )
+        values = [dimensions.get(d, UNKNOWN) for d in self.dimensions]
+        self._outcomes.labels(workflow, outcome, *values).inc(count)
+        if duration_seconds is not None:
+            hist = self._durations.labels(workflow, *values)
+            for _ in range(count):
+                hist.observe(duration_seconds)
+
+    @contextmanager
+    def run(
+        self, workflow: str, outcome: str = "success", on_error: str = "rejected", **dimensions: str
+    ) -> Iterator[Run]:
+        """Time a run and record its outcome; an exception records ``on_error``."""
+        run = Run(outcome, dict(dimensions))
+        start = time.monotonic()
+        try:
+            yield run
+        except BaseException:
+            run.outcome = on_error
+            raise
+        finally:
+            dimensions_: dict[str, Any] = run.dimensions
+            self.record(
+                workflow, run.outcome, duration_seconds=time.monotonic() - start, **dimensions_
+            )
