@@ -7,10 +7,11 @@ import threading
 import urllib.request
 from pathlib import Path
 
+from realprom import running_prometheus
+
 from exporter.catalog import load_catalog
 from exporter.server import make_server
 from exporter.store import Store
-from realprom import running_prometheus
 
 SPEC = """\
 apiVersion: agent-slo/v1
