@@ -1,0 +1,140 @@
+"""Property-based fuzzing of the outcomes endpoint's parser: errors, never tracebacks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exporter.catalog import Catalog
+from exporter.events import EventError, parse_body
+from rulegen.loader import load_text
+from rulegen.model import build
+
+SPEC = """\
+apiVersion: agent-slo/v1
+workflow: triage
+dimensions:
+  model: {max_values: 5}
+slos:
+  - name: triage-success
+    sli: {outcomes: {}}
+"""
+docs, _ = load_text(SPEC, "spec.yaml")
+CATALOG = Catalog.from_model(build(docs))
+
+values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=20),
+        st.sampled_from(["triage", "success", "rejected", "model", "unknown", "other"]),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.one_of(
+                st.text(max_size=10),
+                st.sampled_from(["workflow", "outcome", "dimensions", "count", "id", "model"]),
+            ),
+            children,
+            max_size=6,
+        ),
+    ),
+    max_leaves=20,
+)
+
+
+def _check(body: bytes) -> None:
+    try:
+        events = parse_body(body, CATALOG)
+    except EventError as exc:
+        assert exc.reason
+        assert exc.kind
+        return
+    for event in events:
+        assert event.workflow in CATALOG.workflows
+        assert event.outcome in CATALOG.workflows[event.workflow].outcomes
+        assert 1 <= event.count <= 1_000_000
+        assert [name for name, _ in event.dimensions] == ["model"]
+        for _, value in event.dimensions:
+            assert value and '"' not in value and "\n" not in value
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes(body: bytes) -> None:
+    """Arbitrary bytes are refused with a reason or parsed into checked events."""
+    _check(body)
+
+
+@settings(max_examples=500, deadline=None)
+@given(values)
+def test_any_json(value: Any) -> None:
+    """Arbitrary JSON is refused with a reason or parsed into checked events."""
+    _check(json.dumps(value).encode())
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {"workflow": st.just("triage"), "outcome": st.sampled_from(["success", "rejected"])},
+        optional={
+            "dimensions": values,
+            "count": values,
+            "duration_seconds": values,
+            "id": values,
+        },
+    )
+)
+def test_near_valid_events(event: dict[str, Any]) -> None:
+    """Events that are nearly right never slip a bad value through."""
+    _check(json.dumps(event).encode())
+
+
+def test_endpoint_over_http(tmp_path_factory: Any) -> None:
+    """Random bodies posted to a live exporter get 200 or a 4xx with a JSON reason, never a
+    5xx, and a refused request moves no counter."""
+    import threading  # noqa: PLC0415 - only this test serves
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    from exporter.server import make_server  # noqa: PLC0415
+    from exporter.store import Store  # noqa: PLC0415
+
+    store = Store(tmp_path_factory.mktemp("fuzz") / "state.db", CATALOG)
+    server = make_server(store, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+
+    def total() -> int:
+        return sum(store.snapshot().counters.values())
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.one_of(st.binary(max_size=200), values.map(lambda v: json.dumps(v).encode())))
+    def post(body: bytes) -> None:
+        before = total()
+        request = urllib.request.Request(
+            f"http://{host}:{port}/v1/outcomes", data=body, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert json.loads(response.read())["accepted"] >= 1
+        except urllib.error.HTTPError as exc:
+            with exc:
+                assert 400 <= exc.code < 500, exc.code
+                assert json.loads(exc.read())["error"]
+            assert total() == before, "a refused request moved a counter"
+
+    try:
+        post()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        store.close()
