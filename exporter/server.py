@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Final
 
-from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from exporter.events import EventError, parse_body
-from exporter.metrics import Health, build_registry
+from exporter.metrics import Exposition, build_registry
 from exporter.store import Store, StoreError
 
 __all__ = ["Limits", "Security", "ServerConfig", "make_server"]
@@ -77,8 +76,7 @@ class ServerConfig:
     """Everything the handler needs, shared by all request threads."""
 
     store: Store
-    registry: CollectorRegistry
-    health: Health
+    exposition: Exposition
     limits: Limits
     security: Security
 
@@ -109,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _refuse(self, status: int, kind: str, reason: str, field: str = "") -> None:
-        self.config.health.rejected.labels(kind).inc()
+        self.config.exposition.health.rejected.labels(kind).inc()
         payload: dict[str, Any] = {"error": reason, "reason": kind}
         if field:
             payload["field"] = field
@@ -164,7 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(503, {"error": f"not recorded: {exc or 'timed out'}", "reason": "store"})
             return
         if result.duplicates:
-            self.config.health.duplicates.inc(result.duplicates)
+            self.config.exposition.health.duplicates.inc(result.duplicates)
         self._json(
             200,
             {
@@ -213,7 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-        body = encoder(self.config.registry)
+        if content_type.startswith("text/plain"):
+            body = self.config.exposition.text()
+        else:
+            body = encoder(self.config.exposition.registry)
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -234,8 +235,7 @@ def make_server(
     security: Security | None = None,
 ) -> ThreadingHTTPServer:
     """An HTTP server bound to ``host:port`` (port 0: any free port), not yet serving."""
-    registry, health = build_registry(store)
-    config = ServerConfig(store, registry, health, limits or Limits(), security or Security())
+    config = ServerConfig(store, build_registry(store), limits or Limits(), security or Security())
     handler = type("Handler", (_Handler,), {"config": config})
     return _Server((host, port), handler)
 

@@ -328,3 +328,18 @@ def test_health_endpoints(exporter: Exporter) -> None:
         urllib.request.urlopen(exporter.url + "/nope", timeout=5)
     info.value.close()
     assert info.value.code == 404
+
+
+def test_fast_text_matches_prometheus_client(exporter: Exporter) -> None:
+    """The cached text rendering equals prometheus_client's own, sample for sample."""
+    from prometheus_client import generate_latest  # noqa: PLC0415 - the reference only here
+
+    from exporter.metrics import build_registry  # noqa: PLC0415
+
+    exporter.post(
+        [EVENT, {"workflow": "triage", "outcome": "success", "duration_seconds": 0.25, "count": 3}]
+    )
+    exposition = build_registry(exporter.store)
+    reference = generate_latest(exposition.registry).decode().splitlines()
+    fast = exposition.text().decode().splitlines()
+    assert sorted(fast) == sorted(reference)
