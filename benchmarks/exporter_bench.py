@@ -72,7 +72,7 @@ class NoopHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 
@@ -172,31 +172,43 @@ def main() -> None:
         log = (work / "serve.log").open("wb")
         procs.append(
             subprocess.Popen(
-                [str(cli), "serve", "--specs", str(work / "spec.yaml"), "--port", str(port),
-                 "--state", str(work / "state.db")],
+                [
+                    str(cli),
+                    "serve",
+                    "--specs",
+                    str(work / "spec.yaml"),
+                    "--port",
+                    str(port),
+                    "--state",
+                    str(work / "state.db"),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         )
         noop_port = free_port()
-        procs.append(
-            subprocess.Popen([sys.executable, __file__, "--noop-server", str(noop_port)])
-        )
+        procs.append(subprocess.Popen([sys.executable, __file__, "--noop-server", str(noop_port)]))
         wait_ready(port)
         wait_ready(noop_port, "/")
 
         single = [
             json.dumps(
-                {"workflow": "bench", "outcome": "success",
-                 "dimensions": {"model": f"m{i % 24}", "task": f"t{i % 25}"}}
+                {
+                    "workflow": "bench",
+                    "outcome": "success",
+                    "dimensions": {"model": f"m{i % 24}", "task": f"t{i % 25}"},
+                }
             ).encode()
             for i in range(1_000)
         ]
         batch = [
             json.dumps(
                 [
-                    {"workflow": "bench", "outcome": "success" if e % 20 else "rejected",
-                     "dimensions": {"model": f"m{(b + e) % 24}", "task": f"t{e % 25}"}}
+                    {
+                        "workflow": "bench",
+                        "outcome": "success" if e % 20 else "rejected",
+                        "dimensions": {"model": f"m{(b + e) % 24}", "task": f"t{e % 25}"},
+                    }
                     for e in range(BATCH)
                 ]
             ).encode()
@@ -217,8 +229,7 @@ def main() -> None:
             scrape_times.append(time.perf_counter() - start)
             conn.close()
         series = sum(
-            1 for line in text.decode().splitlines()
-            if line.startswith("agent_outcomes_total{")
+            1 for line in text.decode().splitlines() if line.startswith("agent_outcomes_total{")
         )
         all_series = sum(1 for line in text.decode().splitlines() if line and line[0] != "#")
 
@@ -227,22 +238,33 @@ def main() -> None:
         events = batch_n * BATCH / args.seconds
         print(f"{'measure':<52} {'value':>14} {'vs baseline':>12}")
         print(f"{'counter-inc baseline (Counter.inc() per s)':<52} {inc:>14,.0f} {'1.00':>12}")
-        print(f"{'batched ingestion, durable (events/s)':<52} {events:>14,.0f} "
-              f"{events / inc:>12.3f}")
+        print(
+            f"{'batched ingestion, durable (events/s)':<52} {events:>14,.0f} {events / inc:>12.3f}"
+        )
         print(f"{'noop-http baseline (requests/s)':<52} {noop_rps:>14,.0f} {'1.00':>12}")
-        print(f"{'single-event requests, durable (requests/s)':<52} {single_rps:>14,.0f} "
-              f"{single_rps / noop_rps:>12.2f}")
-        print(f"{'  noop-http latency p50 / p99 (ms)':<52} "
-              f"{pct(noop_lat, 0.5):>6.2f} / {pct(noop_lat, 0.99):<6.2f}")
-        print(f"{'  single-event latency p50 / p99 (ms)':<52} "
-              f"{pct(single_lat, 0.5):>6.2f} / {pct(single_lat, 0.99):<6.2f}")
+        print(
+            f"{'single-event requests, durable (requests/s)':<52} {single_rps:>14,.0f} "
+            f"{single_rps / noop_rps:>12.2f}"
+        )
+        print(
+            f"{'  noop-http latency p50 / p99 (ms)':<52} "
+            f"{pct(noop_lat, 0.5):>6.2f} / {pct(noop_lat, 0.99):<6.2f}"
+        )
+        print(
+            f"{'  single-event latency p50 / p99 (ms)':<52} "
+            f"{pct(single_lat, 0.5):>6.2f} / {pct(single_lat, 0.99):<6.2f}"
+        )
         print(f"{'scrape: agent_outcomes_total series':<52} {series:>14,}")
         print(f"{'scrape: all samples':<52} {all_series:>14,}")
-        print(f"{'scrape time median / max (ms)':<52} "
-              f"{statistics.median(scrape_times) * 1000:>6.1f} / {max(scrape_times) * 1000:<6.1f}")
+        print(
+            f"{'scrape time median / max (ms)':<52} "
+            f"{statistics.median(scrape_times) * 1000:>6.1f} / {max(scrape_times) * 1000:<6.1f}"
+        )
         print(f"{'exporter resident memory (MB)':<52} {rss_mb(procs[0].pid):>14.1f}")
-        print(f"(load: {CLIENTS} client threads, keep-alive, {args.seconds:.0f} s per measure; "
-              f"batches of {BATCH}; {os.cpu_count()} cores shared by load and server)")
+        print(
+            f"(load: {CLIENTS} client threads, keep-alive, {args.seconds:.0f} s per measure; "
+            f"batches of {BATCH}; {os.cpu_count()} cores shared by load and server)"
+        )
     finally:
         for proc in procs:
             proc.terminate()
