@@ -143,6 +143,13 @@ def schema() -> None:
 @click.option(
     "--idempotency-horizon", default="24h", show_default=True, help="How long ids are kept."
 )
+@click.option(
+    "--idempotency-max",
+    default=1_000_000,
+    show_default=True,
+    type=int,
+    help="Most ids kept; the oldest are forgotten first.",
+)
 def serve(
     specs: str,
     host: str,
@@ -152,6 +159,7 @@ def serve(
     tokens_file: Path | None,
     metrics_auth: str | None,
     idempotency_horizon: str,
+    idempotency_max: int,
 ) -> None:
     """Run the exporter: agents POST outcomes, Prometheus scrapes /metrics."""
     import logging  # noqa: PLC0415 - only the service needs these
@@ -177,7 +185,12 @@ def serve(
     if metrics_auth:
         user, _, password = metrics_auth.partition(":")
         basic = (user, password)
-    store = Store(state, catalog, idempotency_horizon=float(parse_duration(idempotency_horizon)))
+    store = Store(
+        state,
+        catalog,
+        idempotency_horizon=float(parse_duration(idempotency_horizon)),
+        idempotency_max=idempotency_max,
+    )
     server = make_server(store, host, port, security=Security(tokens, basic))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
