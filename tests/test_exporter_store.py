@@ -1,0 +1,91 @@
+"""The store: idempotency horizon and size, persistence of folded values, pre-initialisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from exporter.catalog import Catalog
+from exporter.events import Event
+from exporter.store import Store
+from rulegen.loader import load_text
+from rulegen.model import build
+
+SPEC = """\
+apiVersion: agent-slo/v1
+workflow: w
+dimensions:
+  model: {max_values: 2, values: [known]}
+slos:
+  - name: s
+    sli: {outcomes: {}}
+"""
+
+
+def _catalog() -> Catalog:
+    docs, errors = load_text(SPEC, "spec.yaml")
+    assert errors == []
+    return Catalog.from_model(build(docs))
+
+
+def _event(event_id: str | None = None, model: str = "known") -> Event:
+    return Event("w", "success", (("model", model),), 1, None, event_id)
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_ids_are_forgotten_after_the_horizon(tmp_path: Path) -> None:
+    """A retry within the horizon is a duplicate; after it, the same id counts again."""
+    clock = Clock()
+    store = Store(tmp_path / "s.db", _catalog(), idempotency_horizon=60, clock=clock)
+    assert store.apply([_event("a")]).applied == 1
+    clock.now += 59
+    assert store.apply([_event("a")]).duplicates == 1
+    clock.now += 2
+    assert store.apply([_event("a")]).applied == 1
+    store.close()
+
+
+def test_ids_are_bounded(tmp_path: Path) -> None:
+    """Beyond idempotency_max keys the oldest are forgotten, so memory and disk stay bounded."""
+    clock = Clock()
+    store = Store(tmp_path / "s.db", _catalog(), idempotency_max=10, clock=clock)
+    for i in range(30):
+        clock.now += 1
+        store.apply([_event(f"id-{i}")])
+    assert store.apply([_event("id-29")]).duplicates == 1
+    assert store.apply([_event("id-0")]).applied == 1
+    store.close()
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    """Counters, seen dimension values and ids come back after a restart."""
+    store = Store(tmp_path / "s.db", _catalog())
+    store.apply([_event("x", "m1"), _event(None, "m2"), _event(None, "m3")])
+    store.close()
+    store = Store(tmp_path / "s.db", _catalog())
+    counters = {k: v for k, v in store.snapshot().counters.items() if v}
+    assert counters == {
+        ("w", "success", (("model", "m1"),)): 1,
+        ("w", "success", (("model", "other"),)): 2,
+    }
+    assert store.apply([_event("x", "m1")]).duplicates == 1
+    assert store.apply([_event(None, "m9")]).folded == 1
+    store.close()
+
+
+def test_known_series_start_at_zero(tmp_path: Path) -> None:
+    """Every outcome for every known value (and `unknown`) is pre-initialised at 0."""
+    store = Store(tmp_path / "s.db", _catalog())
+    counters = store.snapshot().counters
+    assert counters[("w", "policy_violation", (("model", "known"),))] == 0
+    assert counters[("w", "success", (("model", "unknown"),))] == 0
+    assert len(counters) == 2 * len(_catalog().workflows["w"].outcomes)
+    store.close()
