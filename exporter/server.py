@@ -122,7 +122,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/healthz":
             self._json(200, {"status": "ok"})
         elif path == "/readyz":
-            self._json(200, {"status": "ready"})
+            if self.config.store.ready():
+                self._json(200, {"status": "ready"})
+            else:
+                self._json(503, {"status": "not ready", "reason": "store"})
         elif path == OUTCOMES_PATH:
             self._json(405, {"error": "use POST to record outcomes", "reason": "method"})
         else:

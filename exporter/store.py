@@ -152,6 +152,10 @@ class Store:
                     self._counters.setdefault((wf.name, outcome, dims), 0)
                 self._histograms.setdefault((wf.name, dims), Histogram([0] * (len(wf.buckets) + 1)))
 
+    def ready(self) -> bool:
+        """Whether batches can be committed: the committer thread is running."""
+        return self._thread.is_alive()
+
     def snapshot(self) -> Snapshot:
         """A consistent copy of the counters."""
         with self._lock:
