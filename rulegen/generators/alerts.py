@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from rulegen import names, promql
+from rulegen import burn, names, promql
 from rulegen.durations import format_duration
 from rulegen.generators.recording import (
     Rule,
@@ -69,10 +69,13 @@ def burn_alert(slo: SLO, tier: BurnTier) -> Rule:
     if tier.min_bad_events > 0:
         parts.append(f"{bad_long} >= {tier.min_bad_events}")
     if slo.budget_share_guard:
+        # The period's allowed bad events come from the steps group; until it has run once
+        # (up to one step after the rules are loaded) only the other guards apply.
         share = promql.number(tier.budget_percent / 100)
+        allowed = promql.slo_selector(names.REC_PERIOD_ALLOWED, slo)
         parts.append(
-            f"{bad_long} >= ignoring({names.LABEL_WINDOW}) "
-            f"{share} * {promql.slo_selector(names.REC_PERIOD_ALLOWED, slo)}"
+            f"(\n  {bad_long} >= ignoring({names.LABEL_WINDOW}) {share} * {allowed}\n"
+            f"  or\n  {bad_long} unless ignoring({names.LABEL_WINDOW}) {allowed}\n)"
         )
     labels = {
         **slo_labels(slo),
@@ -180,7 +183,8 @@ def absence_alert(slo: SLO) -> Rule:
         **_links(slo),
         **slo.alert_annotations,
     }
-    return _alert(names.ALERT_EVENTS_ABSENT, expr, labels, annotations, for_=300)
+    # Longer than a step, so that freshly loaded rules whose steps have not run yet stay quiet.
+    return _alert(names.ALERT_EVENTS_ABSENT, expr, labels, annotations, for_=2 * burn.STEP)
 
 
 def alerts_group(slo: SLO) -> dict[str, Any]:
