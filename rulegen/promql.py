@@ -74,13 +74,16 @@ sum without ({{ window_label }}) ({{ bad }})
 (sum without ({{ window_label }}) ({{ total }}) > 0)
 or
 sum without ({{ window_label }}) ({{ total }}) * 0""",
+    # Zero-tolerance events in the last window: a series that did not exist a window ago
+    # counts whole (it may appear already at 1), provided the workflow did exist then (so a
+    # restarted Prometheus does not page on old counts); any other series counts its rise
+    # within the window (after a reset, the rise since the reset).
     "zero_tolerance": """\
 sum by ({{ by }}) (
-  {{ r }} - (last_over_time({{ r }}[{{ gap }}] offset {{ window }}) <= {{ r }})
+  ({{ r }} unless last_over_time({{ r }}[{{ gap }}] offset {{ window }}))
+    and on() count({{ workflow_series }} offset {{ window }})
   or
-  {{ r }} and last_over_time({{ r }}[{{ gap }}] offset {{ window }})
-  or
-  {{ r }} and on() count({{ workflow_series }} offset {{ window }})
+  {{ r }} - min_over_time({{ r }}[{{ window }}])
 ) > 0""",
 }
 

@@ -56,19 +56,24 @@ def running_prometheus(
     targets: Sequence[str],
     rule_files: Sequence[Path] = (),
     interval: str = "1s",
+    alertmanagers: Sequence[str] = (),
 ) -> Iterator[Prometheus]:
     """Prometheus scraping ``targets`` (host:port) every ``interval``; stopped on exit."""
     binary = shutil.which("prometheus")
     if binary is None:
         raise AssertionError("prometheus is not on PATH: run scripts/setup")
     port = free_port()
-    config = {
+    config: dict[str, Any] = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(p) for p in rule_files],
         "scrape_configs": [
             {"job_name": "agent-slo", "static_configs": [{"targets": list(targets)}]}
         ],
     }
+    if alertmanagers:
+        config["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]
+        }
     config_path = tmp_path / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config))
     log = (tmp_path / "prometheus.log").open("wb")

@@ -1,0 +1,261 @@
+"""The full path, all real: agents (the Python client) → exporter → Prometheus (generated
+rules) → Alertmanager (the example routing) → a webhook receiver on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+from realprom import free_port, running_prometheus
+
+from exporter.client import OutcomeClient
+from rulegen import pipeline, writer
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "alertmanager" / "alertmanager.yml"
+SPEC = """\
+apiVersion: agent-slo/v1
+workflow: checkout
+tier: high
+dimensions:
+  model: {max_values: 5, values: [model-a]}
+slos:
+  - name: checkout-success
+    objective: 99
+    sli: {outcomes: {bad: [rejected, wrong_action]}}
+---
+apiVersion: agent-slo/v1
+workflow: refunds
+tier: high
+slos:
+  - name: refunds-success
+    objective: 99
+    sli: {outcomes: {bad: [rejected]}}
+"""
+
+
+class Webhook:
+    """Collects what Alertmanager posts: (path, alert labels) for every firing alert."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, str]]] = []
+        self.lock = threading.Lock()
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with webhook.lock:
+                    for alert in body["alerts"]:
+                        if alert["status"] == "firing":
+                            webhook.received.append((self.path, alert["labels"]))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def alerts(self, name: str) -> list[tuple[str, dict[str, str]]]:
+        with self.lock:
+            return [(p, labels) for p, labels in self.received if labels["alertname"] == name]
+
+    def wait_for(self, name: str, timeout: float) -> tuple[str, dict[str, str]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.alerts(name)
+            if found:
+                return found[0]
+            time.sleep(0.2)
+        raise AssertionError(f"no {name} notification within {timeout}s: {self.received}")
+
+
+@contextmanager
+def process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process, killed on exit whatever happens."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    """Poll ``url`` until it answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
+def alertmanager_config(webhook: Webhook) -> dict[str, Any]:
+    """The example routing, pointed at the test's webhook, with test-sized waits."""
+    config = yaml.safe_load(EXAMPLE.read_text())
+    for receiver in config["receivers"]:
+        for hook in receiver["webhook_configs"]:
+            hook["url"] = hook["url"].replace("127.0.0.1:9095", f"127.0.0.1:{webhook.port}")
+
+    def shrink(route: dict[str, Any]) -> None:
+        for key in ("group_wait", "group_interval"):
+            if key in route:
+                route[key] = "1s"
+        for child in route.get("routes", []):
+            shrink(child)
+
+    shrink(config["route"])
+    return config
+
+
+def test_amtool_accepts_the_example_and_routes_as_documented() -> None:
+    """amtool checks the example config; pages and zero tolerance go to the pager."""
+    amtool = shutil.which("amtool")
+    assert amtool, "amtool is missing: run scripts/setup (Debian's prometheus-alertmanager)"
+    check = subprocess.run(
+        [amtool, "check-config", str(EXAMPLE)], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    cases = {
+        ("alertname=ErrorBudgetBurn", "severity=page", "slo=a"): "pager",
+        ("alertname=ErrorBudgetBurn", "severity=ticket", "slo=a"): "tickets",
+        ("alertname=ZeroToleranceOutcome", "severity=page", "outcome=x"): "pager",
+        ("alertname=ErrorBudgetExhausted", "severity=ticket", "slo=a"): "tickets",
+    }
+    for labels, receiver in cases.items():
+        result = subprocess.run(
+            [amtool, "config", "routes", "test", f"--config.file={EXAMPLE}", *labels],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.stdout.strip() == receiver, (labels, result.stdout, result.stderr)
+
+
+def test_agents_to_pager(tmp_path: Path) -> None:
+    """Healthy traffic and an exporter killed and restarted mid-run send nothing; a fast burn
+    pages for the right SLO; one zero-tolerance event on a new series pages."""
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    assert binary, "Alertmanager is missing: run scripts/setup"
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    out = tmp_path / "generated"
+    writer.write(out, pipeline.generate(pipeline.load([tmp_path / "spec.yaml"])).files)
+    rules = sorted(out.glob("rules/*/*.rules.yml"))
+    webhook = Webhook()
+    am_port, exporter_port = free_port(), free_port()
+    (tmp_path / "am.yml").write_text(yaml.safe_dump(alertmanager_config(webhook)))
+    cli = Path(sys.executable).parent / "agent-slo"
+    serve = [
+        str(cli), "serve", "--specs", str(tmp_path / "spec.yaml"), "--port", str(exporter_port),
+        "--state", str(tmp_path / "state.db"),
+    ]  # fmt: skip
+    with ExitStack() as stack:
+        stack.enter_context(
+            process(
+                [
+                    binary,
+                    f"--config.file={tmp_path / 'am.yml'}",
+                    f"--storage.path={tmp_path / 'am'}",
+                    f"--web.listen-address=127.0.0.1:{am_port}",
+                    "--cluster.listen-address=",
+                ],
+                tmp_path / "alertmanager.log",
+            )
+        )
+        wait_http(f"http://127.0.0.1:{am_port}/-/ready")
+        exporter = stack.enter_context(process(serve, tmp_path / "exporter.log"))
+        wait_http(f"http://127.0.0.1:{exporter_port}/readyz")
+        prom = stack.enter_context(
+            running_prometheus(
+                tmp_path,
+                [f"127.0.0.1:{exporter_port}"],
+                rule_files=rules,
+                alertmanagers=[f"127.0.0.1:{am_port}"],
+            )
+        )
+        client = OutcomeClient(
+            f"http://127.0.0.1:{exporter_port}", flush_interval=0.2, max_retries=30, strict=False
+        )
+        stack.callback(client.close, 5)
+        prom.wait_for('slo:sli_error:ratio_rate5m{slo="checkout-success"}')
+
+        # Healthy traffic (0.5% bad, a fifth of the budget) with a kill -9 and restart midway.
+        def healthy(seconds: float) -> None:
+            end = time.monotonic() + seconds
+            i = 0
+            while time.monotonic() < end:
+                for workflow in ("checkout", "refunds"):
+                    client.record(workflow, "rejected" if i % 200 == 0 else "success")
+                i += 1
+                time.sleep(0.01)
+
+        healthy(8)
+        os.kill(exporter.pid, signal.SIGKILL)
+        exporter.wait()
+        healthy(2)  # the client queues and retries meanwhile
+        stack.enter_context(process(serve, tmp_path / "exporter.log"))
+        wait_http(f"http://127.0.0.1:{exporter_port}/readyz")
+        healthy(10)
+        assert client.flush(30)
+        assert prom.query('ALERTS{alertstate="firing"}') == []
+        assert webhook.received == [], "healthy traffic (and a restart) must notify nobody"
+
+        # A fast burn on checkout: every run fails. The page needs more than 14.4% of the
+        # last hour's runs bad (burn 14.4 at 99%): about 2,000 healthy runs came before, so
+        # 800 failures (28% of the hour) are well past it.
+        started = time.monotonic()
+        for _ in range(800):
+            client.record("checkout", "rejected", model="model-a")
+            time.sleep(0.005)
+        try:
+            path, labels = webhook.wait_for("ErrorBudgetBurn", timeout=60)
+        except AssertionError:
+            state = {
+                q: [(r["metric"], r["value"][1]) for r in prom.query(q)]
+                for q in (
+                    "ALERTS",
+                    'agent_outcomes_total{workflow="checkout"} > 0',
+                    'slo:sli_error:ratio_rate1h{slo="checkout-success"}',
+                )
+            }
+            raise AssertionError(f"no page; Prometheus saw {state}") from None
+        assert (path, labels["severity"], labels["slo"]) == ("/pager", "page", "checkout-success")
+        assert labels["long_window"] == "1h"
+        assert time.monotonic() - started < 60
+        assert all(a[1]["slo"] == "checkout-success" for a in webhook.alerts("ErrorBudgetBurn"))
+
+        # One policy violation by a model never seen before pages on its own.
+        client.record("refunds", "policy_violation")
+        assert client.flush(10)
+        path, labels = webhook.wait_for("ZeroToleranceOutcome", timeout=60)
+        assert (path, labels["workflow"], labels["outcome"]) == (
+            "/pager",
+            "refunds",
+            "policy_violation",
+        )
