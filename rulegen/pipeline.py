@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from rulegen import loader, model, writer
 from rulegen.errors import GenerateError
-from rulegen.generators import slo_rules, zero_tolerance_rules
+from rulegen.generators import dashboards, slo_rules, zero_tolerance_rules
 from rulegen.generators.unittests import UnitTestError, unit_tests, zero_tolerance_tests
 from rulegen.writer import OutputFile
 
@@ -17,6 +17,7 @@ __all__ = ["RULES_DIR", "TESTS_DIR", "Generated", "generate", "load"]
 
 RULES_DIR = "rules"
 TESTS_DIR = "tests"
+DASHBOARDS_DIR = "dashboards"
 ZERO_TOLERANCE = "zero-tolerance"
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -79,4 +80,20 @@ def generate(workflows: list[model.Workflow]) -> Generated:
                         writer.header(source) + writer.dump_yaml(test_file),
                     )
                 )
+    if workflows:
+        overview = _context("the overview dashboard", dashboards.overview_dashboard, workflows)
+        files.append(
+            OutputFile(
+                f"{DASHBOARDS_DIR}/agent-slo-overview.json",
+                writer.dump_json(overview, "every spec given"),
+            )
+        )
+    for wf in sorted(workflows, key=lambda w: w.name):
+        board = _context(f"the dashboard of '{wf.name}'", dashboards.detail_dashboard, wf)
+        files.append(
+            OutputFile(
+                f"{DASHBOARDS_DIR}/agent-slo-{wf.name}.json",
+                writer.dump_json(board, f"workflow '{wf.name}' ({Path(wf.source).name})"),
+            )
+        )
     return Generated(files, notes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ __all__ = [
     "PURE_DUMPER",
     "OutputFile",
     "check",
+    "dump_json",
     "dump_yaml",
     "header",
     "write",
@@ -67,6 +69,12 @@ def dump_yaml(data: Any, dumper: type[yaml.SafeDumper] = DUMPER) -> str:
         width=1_000,
         indent=2,
     )
+
+
+def dump_json(data: dict[str, Any], source: str) -> str:
+    """Indented JSON with sorted keys; the generated mark is its first key (`__comment`)."""
+    marked = {"__comment": f"{HEADER_MARK} from {source}. DO NOT EDIT.", **data}
+    return json.dumps(marked, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 @dataclass(frozen=True)
@@ -121,9 +129,9 @@ def _generated_files(out_dir: Path) -> list[Path]:
             continue
         try:
             with path.open(encoding="utf-8") as fh:
-                first = fh.readline()
+                head = fh.readline() + fh.readline()  # JSON carries the mark on line 2
         except (OSError, UnicodeDecodeError):
             continue
-        if HEADER_MARK in first:
+        if HEADER_MARK in head:
             found.append(path)
     return found
