@@ -275,10 +275,12 @@ def _slo_panels(slo: SLO, y: int) -> list[dict[str, Any]]:
         )
         for i, t in enumerate(slo.tiers)
     ]
+    colors = {"page": "red", "ticket": "orange"}
+    factors = sorted({(float(t.factor), colors.get(t.severity, "yellow")) for t in slo.tiers})
     thresholds = {
         "mode": "absolute",
         "steps": [{"color": "green", "value": None}]
-        + [{"color": "red", "value": float(t.factor)} for t in slo.tiers[:1]],
+        + [{"color": color, "value": factor} for factor, color in factors],
     }
     return [
         _panel(
