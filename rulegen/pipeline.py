@@ -15,10 +15,11 @@ from rulegen.writer import OutputFile
 
 __all__ = ["RULES_DIR", "TESTS_DIR", "Generated", "generate", "load"]
 
+# Flat folders: Prometheus accepts a wildcard only in the last part of a rule file path.
+# File names are SLO names, unique across specs (and `<workflow>-zero-tolerance`).
 RULES_DIR = "rules"
 TESTS_DIR = "tests"
 DASHBOARDS_DIR = "dashboards"
-ZERO_TOLERANCE = "zero-tolerance"
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -55,28 +56,27 @@ def generate(workflows: list[model.Workflow]) -> Generated:
             rules = _context(f"rules for SLO '{slo.name}'", slo_rules, slo)
             test: dict[str, Any] | None
             try:
-                test = unit_tests(wf, slo, f"../../{RULES_DIR}/{wf.name}/{slo.name}.rules.yml")
+                test = unit_tests(wf, slo, f"../{RULES_DIR}/{slo.name}.rules.yml")
             except UnitTestError as exc:
                 notes.append(f"no promtool test generated for SLO '{slo.name}': {exc}")
                 test = None
             units.append((slo.name, rules, test))
         zt_rules = _context(f"zero-tolerance rules for '{wf.name}'", zero_tolerance_rules, wf)
-        zt_test = zero_tolerance_tests(
-            wf, f"../../{RULES_DIR}/{wf.name}/{ZERO_TOLERANCE}.rules.yml"
-        )
-        units.append((ZERO_TOLERANCE, zt_rules, zt_test))
+        zt_name = wf.zero_tolerance_slo
+        zt_test = zero_tolerance_tests(wf, f"../{RULES_DIR}/{zt_name}.rules.yml")
+        units.append((zt_name, zt_rules, zt_test))
         for name, rule_file, test_file in units:
             if rule_file is not None:
                 files.append(
                     OutputFile(
-                        f"{RULES_DIR}/{wf.name}/{name}.rules.yml",
+                        f"{RULES_DIR}/{name}.rules.yml",
                         writer.header(source) + writer.dump_yaml(rule_file),
                     )
                 )
             if test_file is not None:
                 files.append(
                     OutputFile(
-                        f"{TESTS_DIR}/{wf.name}/{name}.test.yml",
+                        f"{TESTS_DIR}/{name}.test.yml",
                         writer.header(source) + writer.dump_yaml(test_file),
                     )
                 )

@@ -54,7 +54,7 @@ def test_every_panel_query_returns_data(tmp_path: Path) -> None:
     out = tmp_path / "generated"
     files = pipeline.generate(pipeline.load([tmp_path / "spec.yaml"])).files
     writer.write(out, files)
-    rules = sorted(out.glob("rules/*/*.rules.yml"))
+    rules = sorted(out.glob("rules/*.rules.yml"))
     for rule_file in rules:
         _fast_steps(rule_file)
     boards = {p.name: json.loads(p.read_text()) for p in sorted(out.glob("dashboards/*.json"))}

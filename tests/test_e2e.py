@@ -166,7 +166,7 @@ def test_agents_to_pager(tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
     out = tmp_path / "generated"
     writer.write(out, pipeline.generate(pipeline.load([tmp_path / "spec.yaml"])).files)
-    rules = sorted(out.glob("rules/*/*.rules.yml"))
+    rules = sorted(out.glob("rules/*.rules.yml"))
     webhook = Webhook()
     am_port, exporter_port = free_port(), free_port()
     (tmp_path / "am.yml").write_text(yaml.safe_dump(alertmanager_config(webhook)))

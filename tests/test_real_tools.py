@@ -13,15 +13,15 @@ GENERATED = Path(__file__).parent.parent / "generated"
 
 
 def _rule_files() -> list[Path]:
-    return sorted(CASES.glob("*/expected/rules/*/*.rules.yml")) + sorted(
-        GENERATED.glob("rules/*/*.rules.yml")
+    return sorted(CASES.glob("*/expected/rules/*.rules.yml")) + sorted(
+        GENERATED.glob("rules/*.rules.yml")
     )
 
 
 def test_committed_output_passes_promtool(promtool: str) -> None:
     """The committed output for slo-specs/ passes promtool check rules and test rules."""
-    rules = sorted(GENERATED.glob("rules/*/*.rules.yml"))
-    tests = sorted(GENERATED.glob("tests/*/*.test.yml"))
+    rules = sorted(GENERATED.glob("rules/*.rules.yml"))
+    tests = sorted(GENERATED.glob("tests/*.test.yml"))
     assert len(rules) >= 5
     assert len(tests) >= 5
     check = subprocess.run(
@@ -66,11 +66,11 @@ def test_generated_tests_catch_a_broken_rule(
     """The generated promtool tests fail when a rule they cover is changed."""
     case = CASES / "outcomes-30d" / "expected"
     shutil.copytree(case, tmp_path / "out")
-    rules = tmp_path / "out" / "rules" / "support-triage" / "triage-success.rules.yml"
+    rules = tmp_path / "out" / "rules" / "triage-success.rules.yml"
     text = rules.read_text()
     assert old in text
     rules.write_text(text.replace(old, new))
-    test = tmp_path / "out" / "tests" / "support-triage" / "triage-success.test.yml"
+    test = tmp_path / "out" / "tests" / "triage-success.test.yml"
     result = subprocess.run(
         [promtool, "test", "rules", str(test)], capture_output=True, text=True, check=False
     )
