@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 domain failure (invalid spec, stale output), 2 usage er
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 from pathlib import Path
@@ -288,3 +289,97 @@ def record(
     except (urllib.error.URLError, OSError) as exc:
         raise DomainFailure(f"could not reach the exporter at {url}: {exc}") from exc
     click.echo(f"recorded: {reply['accepted']} event(s), {reply['duplicates']} duplicate(s)")
+
+
+@main.command()
+@click.option(
+    "--csv",
+    "csv_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Review log: date,task,model,accepted_as_is,minor_fix,major_rewrite,rejected.",
+)
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: a week before --until)."
+)
+@click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: the log's last date)."
+)
+@click.option("--budget", default=20.0, show_default=True, help="Acceptable failure rate, percent.")
+@click.option("--warning", default=30.0, show_default=True, help="Warning threshold, percent.")
+@click.option("--red-line", default=50.0, show_default=True, help="Red line, percent.")
+@click.option(
+    "--min-runs",
+    default=10,
+    show_default=True,
+    help="Fewer runs are flagged as not yet meaningful.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "json"]),
+    default="table",
+    show_default=True,
+)
+def report(
+    csv_path: Path,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
+    budget: float,
+    warning: float,
+    red_line: float,
+    min_runs: int,
+    fmt: str,
+) -> None:
+    """Weekly error-budget report of a review log, by task, model and prompt version."""
+    from rulegen import report as reports  # noqa: PLC0415
+    from rulegen import reviewlog  # noqa: PLC0415 - only this command needs them
+
+    try:
+        rows = reviewlog.parse_csv(csv_path.read_text(encoding="utf-8"), str(csv_path))
+    except SpecErrors as exc:
+        raise DomainFailure(f"{exc}\n{len(exc.errors)} bad row(s); nothing was reported") from exc
+    if not rows:
+        raise DomainFailure(f"{csv_path}: no rows to report on")
+    last = until.date() if until else max(r.date for r in rows)
+    first = since.date() if since else last - datetime.timedelta(days=6)
+    if first > last:
+        raise click.UsageError("--since is after --until")
+    policy = reports.Policy(budget / 100, warning / 100, red_line / 100)
+    click.echo(
+        reports.render(reports.csv_report(rows, first, last, policy, min_runs), fmt), nl=False
+    )
+
+
+@main.group(name="import")
+def import_group() -> None:
+    """Bring history kept elsewhere into Prometheus."""
+
+
+@import_group.command(name="csv")
+@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--workflow", help="Workflow of every row (default: the log's workflow column).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="OpenMetrics file for `promtool tsdb create-blocks-from openmetrics`.",
+)
+def import_csv(csv_path: Path, workflow: str | None, output: Path) -> None:
+    """Turn a review log into agent_outcomes_total history (OpenMetrics) for backfilling."""
+    from rulegen import reviewlog  # noqa: PLC0415 - only this command needs them
+    from rulegen.backfill import openmetrics  # noqa: PLC0415
+
+    try:
+        rows = reviewlog.parse_csv(csv_path.read_text(encoding="utf-8"), str(csv_path))
+    except SpecErrors as exc:
+        raise DomainFailure(f"{exc}\n{len(exc.errors)} bad row(s); nothing was written") from exc
+    missing = [r.line for r in rows if not (workflow or r.workflow)]
+    if missing:
+        raise DomainFailure(
+            f"{csv_path}: rows {missing[:5]} name no workflow: give --workflow or a workflow column"
+        )
+    text, series, samples = openmetrics(rows, workflow)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {series} series, {samples} samples to {output}")

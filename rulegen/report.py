@@ -1,0 +1,237 @@
+"""The budget report: figures for a period, the status the policy gives them, and the action.
+
+Built from a review log here (``agent-slo report --csv``); the figures are plain data with a
+stable JSON form, rendered as a terminal table, Markdown or JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from rulegen.reviewlog import COUNT_COLUMNS, Row
+
+__all__ = ["Policy", "Report", "csv_report", "render"]
+
+SCHEMA: Final = "agent-slo/report/v1"
+BAD_COLUMNS: Final = ("major_rewrite", "rejected")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Failure-rate thresholds (ratios) and the actions they demand."""
+
+    budget: float = 0.20
+    warning: float | None = 0.30
+    red_line: float | None = 0.50
+    actions: dict[str, str] = field(
+        default_factory=lambda: {
+            "within_budget": "Keep going; review the worst tasks as usual.",
+            "over_budget": "Freeze prompt and model changes until the failure rate is back "
+            "under budget.",
+            "warning": "Tighten prompt constraints for the tasks burning the budget.",
+            "red_line": "Stop using AI for this task; do it by hand until the prompts are fixed.",
+        }
+    )
+
+    def status(self, failure_rate: float) -> str:
+        """within_budget, over_budget, warning or red_line."""
+        if self.red_line is not None and failure_rate > self.red_line:
+            return "red_line"
+        if self.warning is not None and failure_rate > self.warning:
+            return "warning"
+        if failure_rate > self.budget:
+            return "over_budget"
+        return "within_budget"
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """One value of a dimension (a task, a model, a prompt) in the period."""
+
+    value: str
+    runs: int
+    failures: int
+    failure_rate: float
+    budget_share: float  # its failures / the period's allowed failures
+    meaningful: bool  # enough runs to draw a conclusion
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the report says, as data."""
+
+    since: str
+    until: str
+    runs: int
+    counts: dict[str, int]
+    shares: dict[str, float]
+    failures: int
+    failure_rate: float
+    budget: float
+    allowed_failures: float
+    budget_remaining: float  # 1 untouched, 0 spent, negative overspent
+    runs_left: float  # failures still allowed
+    burn_rate: float
+    status: str
+    action: str
+    previous_failure_rate: float | None
+    change_pp: float | None
+    breakdowns: dict[str, list[Breakdown]]
+    schema: str = SCHEMA
+
+    def to_json(self) -> str:
+        """The stable JSON form (schema agent-slo/report/v1)."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+
+def csv_report(
+    rows: Sequence[Row],
+    since: dt.date,
+    until: dt.date,
+    policy: Policy,
+    min_runs: int = 10,
+) -> Report:
+    """The report for ``since``..``until`` (inclusive) of a review log."""
+    current = [r for r in rows if since <= r.date <= until]
+    days = (until - since).days + 1
+    before = [r for r in rows if since - dt.timedelta(days=days) <= r.date < since]
+    counts = _counts(current)
+    runs = sum(counts.values())
+    failures = sum(counts[c] for c in BAD_COLUMNS)
+    rate = failures / runs if runs else 0.0
+    allowed = policy.budget * runs
+    previous = _rate(before)
+    status = policy.status(rate)
+    breakdowns = {
+        name: _breakdown(current, attr, allowed, min_runs)
+        for name, attr in (("task", "task"), ("model", "model"), ("prompt", "prompt"))
+        if any(getattr(r, attr) for r in current)
+    }
+    return Report(
+        since=since.isoformat(),
+        until=until.isoformat(),
+        runs=runs,
+        counts=counts,
+        shares={c: (n / runs if runs else 0.0) for c, n in counts.items()},
+        failures=failures,
+        failure_rate=rate,
+        budget=policy.budget,
+        allowed_failures=allowed,
+        budget_remaining=(1 - failures / allowed) if allowed else 1.0,
+        runs_left=allowed - failures,
+        burn_rate=rate / policy.budget,
+        status=status,
+        action=policy.actions[status],
+        previous_failure_rate=previous,
+        change_pp=None if previous is None else (rate - previous) * 100,
+        breakdowns=breakdowns,
+    )
+
+
+def _counts(rows: Sequence[Row]) -> dict[str, int]:
+    return {c: sum(r.counts[i] for r in rows) for i, c in enumerate(COUNT_COLUMNS)}
+
+
+def _rate(rows: Sequence[Row]) -> float | None:
+    counts = _counts(rows)
+    runs = sum(counts.values())
+    return sum(counts[c] for c in BAD_COLUMNS) / runs if runs else None
+
+
+def _breakdown(rows: Sequence[Row], attr: str, allowed: float, min_runs: int) -> list[Breakdown]:
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(getattr(row, attr) or "(none)", []).append(row)
+    out = []
+    for value, members in groups.items():
+        counts = _counts(members)
+        runs = sum(counts.values())
+        failures = sum(counts[c] for c in BAD_COLUMNS)
+        out.append(
+            Breakdown(
+                value=value,
+                runs=runs,
+                failures=failures,
+                failure_rate=failures / runs,
+                budget_share=failures / allowed if allowed else 0.0,
+                meaningful=runs >= min_runs,
+            )
+        )
+    return sorted(out, key=lambda b: (-b.failures, -b.failure_rate, b.value))
+
+
+_STATUS_WORDS: Final = {
+    "within_budget": "WITHIN BUDGET",
+    "over_budget": "OVER BUDGET",
+    "warning": "WARNING",
+    "red_line": "RED LINE",
+}
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report as ``table`` (terminal), ``markdown`` or ``json``."""
+    if fmt == "json":
+        return report.to_json()
+    md = fmt == "markdown"
+    lines = []
+    head = f"Error budget report {report.since} to {report.until}"
+    lines.append(f"## {head}" if md else head)
+    lines.append("")
+    status = _STATUS_WORDS[report.status]
+    change = (
+        f", {report.change_pp:+.1f} pp against the previous period"
+        if report.change_pp is not None
+        else ""
+    )
+    lines.append(
+        f"{'**' if md else ''}{status}{'**' if md else ''}: failure rate "
+        f"{report.failure_rate:.1%} (budget {report.budget:.0%}){change}"
+    )
+    lines.append(f"Action: {report.action}")
+    lines.append(
+        f"Budget remaining: {report.budget_remaining:.0%} ({report.runs_left:.1f} of "
+        f"{report.allowed_failures:.1f} allowed failures left), burn rate {report.burn_rate:.2f}x"
+    )
+    lines.append("")
+    rows = (
+        [("outcome", "runs", "share")]
+        + [(c, str(n), f"{report.shares[c]:.1%}") for c, n in report.counts.items()]
+        + [("total", str(report.runs), "100.0%")]
+    )
+    lines.extend(_table(rows, md))
+    for name, items in report.breakdowns.items():
+        lines.append("")
+        lines.append(f"### By {name}" if md else f"By {name} (most budget burned first)")
+        table = [(name, "runs", "failures", "failure rate", "budget burned", "")] + [
+            (
+                b.value,
+                str(b.runs),
+                str(b.failures),
+                f"{b.failure_rate:.0%}",
+                f"{b.budget_share:.0%}",
+                "" if b.meaningful else "too few runs yet",
+            )
+            for b in items
+        ]
+        lines.extend(_table(table, md))
+    return "\n".join(lines) + "\n"
+
+
+def _table(rows: Sequence[tuple[str, ...]], md: bool) -> list[str]:
+    if md:
+        out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+        out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+        return out
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+
+
+def as_dict(report: Report) -> dict[str, Any]:
+    """The report as plain data."""
+    return asdict(report)

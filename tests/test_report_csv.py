@@ -1,0 +1,149 @@
+"""The review-log report and import: figures worked out by hand from tests/reviewlog/log.csv.
+
+Week 2026-03-23..29: 16 reviewed outputs: 7 accepted as is, 4 minor fixes, 2 major rewrites,
+3 rejected. Failures (major rewrite or rejected): 5, 31.25%, above the 30% warning line and
+under the 50% red line; the budget (20% of 16 = 3.2 failures) is overspent by 1.8, i.e.
+1 - 5/3.2 = -56.25% remains, burn rate 1.5625x. The week before: 1 failure in 10 (10%), so
++21.25 points. By task: regex parser burned 4 of the 3.2 allowed (125%), auth middleware 1
+(31.25%, one run: too few to mean anything); by model gpt-4o 5 failures in 10 runs, claude-3.5
+none in 6; by prompt v1 5 in 6, v2 none in 10.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rulegen.cli import main
+
+LOG = Path(__file__).parent / "reviewlog" / "log.csv"
+BAD = Path(__file__).parent / "reviewlog" / "bad.csv"
+
+
+def _json(*args: str) -> dict:  # type: ignore[type-arg]
+    result = CliRunner().invoke(main, ["report", "--csv", str(LOG), "--format", "json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)  # type: ignore[no-any-return]
+
+
+def test_week_figures() -> None:
+    """Totals, shares, failure rate, budget in runs, status and action for the last week."""
+    report = _json("--min-runs", "5")
+    assert (report["since"], report["until"]) == ("2026-03-23", "2026-03-29")
+    assert report["counts"] == {
+        "accepted_as_is": 7,
+        "minor_fix": 4,
+        "major_rewrite": 2,
+        "rejected": 3,
+    }
+    assert report["runs"] == 16
+    assert report["failures"] == 5
+    assert report["failure_rate"] == pytest.approx(0.3125)
+    assert report["allowed_failures"] == pytest.approx(3.2)
+    assert report["runs_left"] == pytest.approx(-1.8)
+    assert report["budget_remaining"] == pytest.approx(-0.5625)
+    assert report["burn_rate"] == pytest.approx(1.5625)
+    assert report["status"] == "warning"
+    assert report["action"].startswith("Tighten prompt constraints")
+    assert report["previous_failure_rate"] == pytest.approx(0.1)
+    assert report["change_pp"] == pytest.approx(21.25)
+    assert report["schema"] == "agent-slo/report/v1"
+
+
+def test_breakdowns_rank_by_budget_burned() -> None:
+    """Tasks, models and prompts are ranked by failures, small samples flagged."""
+    report = _json("--min-runs", "5")
+    tasks = [
+        (b["value"], b["runs"], b["failures"], b["meaningful"])
+        for b in report["breakdowns"]["task"]
+    ]
+    assert tasks == [
+        ("regex parser", 5, 4, True),
+        ("auth middleware", 1, 1, False),
+        ("api endpoint", 4, 0, False),
+        ("unit tests", 6, 0, True),
+    ]
+    assert report["breakdowns"]["task"][0]["budget_share"] == pytest.approx(1.25)
+    models = [(b["value"], b["runs"], b["failures"]) for b in report["breakdowns"]["model"]]
+    assert models == [("gpt-4o", 10, 5), ("claude-3.5", 6, 0)]
+    prompts = [(b["value"], b["runs"], b["failures"]) for b in report["breakdowns"]["prompt"]]
+    assert prompts == [("v1", 6, 5), ("v2", 10, 0)]
+
+
+def test_thresholds_from_the_command_line() -> None:
+    """--warning and --red-line move the status: 31.25% is a red line under 30%."""
+    assert _json("--warning", "25", "--red-line", "30")["status"] == "red_line"
+    assert _json("--budget", "40", "--warning", "45", "--red-line", "60")["status"] == (
+        "within_budget"
+    )
+    previous = _json("--since", "2026-03-16", "--until", "2026-03-22")
+    assert (previous["runs"], previous["failures"], previous["status"]) == (10, 1, "within_budget")
+
+
+def test_table_and_markdown() -> None:
+    """The terminal table and the Markdown say the status, the action and flag small samples."""
+    for fmt, marker in (("table", "WARNING: failure rate 31.2%"), ("markdown", "**WARNING**")):
+        result = CliRunner().invoke(main, ["report", "--csv", str(LOG), "--format", fmt])
+        assert result.exit_code == 0, result.output
+        assert marker in result.output
+        assert "+21.2 pp against the previous period" in result.output
+        assert "too few runs yet" in result.output
+    md = CliRunner().invoke(main, ["report", "--csv", str(LOG), "--format", "markdown"]).output
+    assert "| regex parser | 5 | 4 | 80% | 125% | too few runs yet |" in md
+
+
+def test_bad_rows_are_reported_with_line_numbers() -> None:
+    """Every bad row is named by its line; nothing is reported from a bad log."""
+    result = CliRunner().invoke(main, ["report", "--csv", str(BAD)])
+    assert result.exit_code == 1
+    expected = [
+        f"{BAD}:3: date: invalid date '2026-03-32' (expected YYYY-MM-DD)",
+        f"{BAD}:4: minor_fix: invalid count 'zero' (expected a whole number ≥ 0)",
+        f"{BAD}:5: expected 7 columns, found 6",
+        f"{BAD}:6: task: empty (every row names its task and model)",
+        f"{BAD}:7: every count is 0: the row reviews nothing",
+        f"{BAD}:8: accepted_as_is: invalid count '-1' (expected a whole number ≥ 0)",
+        "6 bad row(s); nothing was reported",
+    ]
+    for line in expected:
+        assert line in result.output
+
+
+def test_missing_columns(tmp_path: Path) -> None:
+    """A header without the count columns is refused, naming them."""
+    path = tmp_path / "log.csv"
+    path.write_text("date,task,model,ok\n2026-01-01,a,b,1\n")
+    result = CliRunner().invoke(main, ["report", "--csv", str(path)])
+    assert result.exit_code == 1
+    assert "missing column(s) accepted_as_is, minor_fix, major_rewrite, rejected" in result.output
+
+
+def test_import_backfills_into_prometheus(tmp_path: Path) -> None:
+    """import csv writes OpenMetrics that promtool turns into blocks, holding the log's totals."""
+    out = tmp_path / "history.om"
+    result = CliRunner().invoke(
+        main, ["import", "csv", str(LOG), "--workflow", "code-review", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.endswith("# EOF\n")
+    line = (
+        'agent_outcomes_total{model="gpt-4o",outcome="rejected",prompt_version="v1",'
+        'task="regex parser",workflow="code-review"} 4 '
+    )
+    assert line + "1774828799" in text  # 2026-03-29 23:59:59 UTC: 4 rejected regex parsers
+    promtool = shutil.which("promtool")
+    assert promtool
+    blocks = subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(out), str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert blocks.returncode == 0, blocks.stdout + blocks.stderr
+    assert any((tmp_path / "data").iterdir())
