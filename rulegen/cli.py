@@ -383,3 +383,62 @@ def import_csv(csv_path: Path, workflow: str | None, output: Path) -> None:
     text, series, samples = openmetrics(rows, workflow)
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {series} series, {samples} samples to {output}")
+
+
+@main.command()
+@click.option("--slo", "slo_name", required=True, help="The SLO to decide on.")
+@click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="Spec files or folders.")
+@click.option(
+    "--prometheus",
+    "prometheus_url",
+    envvar="AGENT_SLO_PROMETHEUS",
+    default="http://127.0.0.1:9090",
+    show_default=True,
+    help="Prometheus with the generated rules (or AGENT_SLO_PROMETHEUS).",
+)
+@click.option(
+    "--min-remaining", default=0.0, show_default=True, help="Deny under this % of budget left."
+)
+@click.option("--require-days-in-budget", type=int, help="Allow only after N days inside budget.")
+@click.option("--canary", help='Label matcher of the canary, e.g. prompt_version="v42".')
+@click.option("--canary-window", default="1h", show_default=True, help="Window compared.")
+@click.option("--min-runs", default=50, show_default=True, help="Runs needed on each side.")
+@click.option("--alpha", default=0.01, show_default=True, help="Significance of the canary test.")
+@click.option("--max-burn", default=6.0, show_default=True, help="Deny a canary burning faster.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.pass_context
+def gate(
+    ctx: click.Context,
+    slo_name: str,
+    specs: str,
+    prometheus_url: str,
+    min_remaining: float,
+    require_days_in_budget: int | None,
+    canary: str | None,
+    canary_window: str,
+    min_runs: int,
+    alpha: float,
+    max_burn: float,
+    as_json: bool,
+) -> None:
+    """Deploy gate: exit 0 allow, 1 deny, 2 could not decide; the reasons are printed."""
+    from rulegen import gate as gates  # noqa: PLC0415 - only this command needs it
+
+    slos = {s.name: s for w in _load((specs,)) for s in w.slos}
+    if slo_name not in slos:
+        raise click.UsageError(f"unknown SLO {slo_name!r} (known: {', '.join(sorted(slos))})")
+    spec = gates.CanarySpec(canary, canary_window, min_runs, alpha, max_burn) if canary else None
+    verdict = gates.decide(
+        gates.Prometheus(prometheus_url),
+        slos[slo_name],
+        min_remaining / 100,
+        require_days_in_budget,
+        spec,
+    )
+    if as_json:
+        click.echo(verdict.to_json(), nl=False)
+    else:
+        click.echo(f"{verdict.word}:")
+        for reason in verdict.reasons:
+            click.echo(f"  - {reason}")
+    ctx.exit(verdict.code)

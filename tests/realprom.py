@@ -57,6 +57,7 @@ def running_prometheus(
     rule_files: Sequence[Path] = (),
     interval: str = "1s",
     alertmanagers: Sequence[str] = (),
+    honor_labels: bool = False,
 ) -> Iterator[Prometheus]:
     """Prometheus scraping ``targets`` (host:port) every ``interval``; stopped on exit."""
     binary = shutil.which("prometheus")
@@ -67,7 +68,11 @@ def running_prometheus(
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(p) for p in rule_files],
         "scrape_configs": [
-            {"job_name": "agent-slo", "static_configs": [{"targets": list(targets)}]}
+            {
+                "job_name": "agent-slo",
+                "honor_labels": honor_labels,
+                "static_configs": [{"targets": list(targets)}],
+            }
         ],
     }
     if alertmanagers:

@@ -1,0 +1,186 @@
+"""The deploy gate against a real Prometheus scraping known figures.
+
+A fixture target serves the recorded budget series and ALERTS of three SLOs (as the
+generated rules would record them) and outcome counters growing at fixed rates: baseline
+prompt v41 100 runs/s, 1% bad; canary v42 10 runs/s, 30% bad (worse); canary v43 10
+runs/s, 1% bad (equal); canary v44 one run every 10 s (too little data).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from realprom import Prometheus, free_port, running_prometheus
+
+from rulegen.cli import main
+from rulegen.gate import fisher_greater
+
+SPEC = """\
+apiVersion: agent-slo/v1
+workflow: w
+slos:
+  - {name: healthy, objective: 99, sli: {outcomes: {bad: [rejected]}}}
+  - {name: spent, objective: 99, sli: {outcomes: {bad: [rejected]}}}
+  - {name: paging, objective: 99, sli: {outcomes: {bad: [rejected]}}}
+"""
+RATES = {  # prompt version: (runs per second, bad share)
+    "v41": (100.0, 0.01),
+    "v42": (10.0, 0.30),
+    "v43": (10.0, 0.01),
+    "v44": (0.1, 0.0),
+}
+
+
+class Fixture:
+    """A scrape target with known figures."""
+
+    def __init__(self) -> None:
+        self.start = time.time()
+        fixture = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = fixture.text().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def text(self) -> str:
+        elapsed = time.time() - self.start
+        lines = [
+            'slo:period_error_budget_remaining:ratio{slo="healthy",workflow="w"} 0.6',
+            'slo:period_error_budget_remaining:ratio{slo="spent",workflow="w"} -0.2',
+            'slo:period_error_budget_remaining:ratio{slo="paging",workflow="w"} 0.5',
+            'ALERTS{alertname="ErrorBudgetBurn",alertstate="firing",severity="page",'
+            'slo="paging",workflow="w"} 1',
+        ]
+        for version, (rate, bad) in RATES.items():
+            runs = int(rate * elapsed)
+            bad_runs = int(runs * bad)
+            for outcome, value in (("success", runs - bad_runs), ("rejected", bad_runs)):
+                lines.append(
+                    f'agent_outcomes_total{{workflow="w",outcome="{outcome}",'
+                    f'prompt_version="{version}"}} {value}'
+                )
+        return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus, Path]]:
+    """Prometheus that has scraped the fixture for about 20 s, and the spec file."""
+    tmp = tmp_path_factory.mktemp("gate")
+    (tmp / "spec.yaml").write_text(SPEC)
+    fixture = Fixture()
+    with running_prometheus(tmp, [fixture.target], honor_labels=True) as running:
+        running.wait_for('agent_outcomes_total{prompt_version="v42"} > 0')
+        time.sleep(20)
+        yield running, tmp / "spec.yaml"
+    fixture.server.shutdown()
+
+
+def _gate(prom: tuple[Prometheus, Path], *args: str) -> tuple[int, dict[str, Any]]:
+    running, spec = prom
+    result = CliRunner().invoke(
+        main, ["gate", "--specs", str(spec), "--prometheus", running.url, "--json", *args]
+    )
+    return result.exit_code, json.loads(result.output)
+
+
+def test_healthy_allows(prom: tuple[Prometheus, Path]) -> None:
+    """Budget left and nothing paging: allow (exit 0)."""
+    code, verdict = _gate(prom, "--slo", "healthy")
+    assert (code, verdict["verdict"]) == (0, "allow")
+    assert verdict["figures"]["budget_remaining"] == pytest.approx(0.6)
+
+
+def test_minimum_remaining_denies(prom: tuple[Prometheus, Path]) -> None:
+    """60% left is not enough when 75% is required."""
+    code, verdict = _gate(prom, "--slo", "healthy", "--min-remaining", "75")
+    assert code == 1
+    assert "only 60% of the 30d budget of healthy remains" in verdict["reasons"][0]
+
+
+def test_exhausted_denies(prom: tuple[Prometheus, Path]) -> None:
+    """A spent budget denies, quoting the policy's action."""
+    code, verdict = _gate(prom, "--slo", "spent")
+    assert code == 1
+    assert (
+        "error budget of spent is spent (-20% remains); policy: Freeze changes"
+        in (verdict["reasons"][0])
+    )
+
+
+def test_page_firing_denies(prom: tuple[Prometheus, Path]) -> None:
+    """A firing page denies even with budget left."""
+    code, verdict = _gate(prom, "--slo", "paging")
+    assert code == 1
+    assert verdict["reasons"] == ["a page is firing for paging: ErrorBudgetBurn"]
+
+
+def test_canary_worse_denies(prom: tuple[Prometheus, Path]) -> None:
+    """A canary at 30% bad against 1% is significantly worse: deny."""
+    code, verdict = _gate(
+        prom, "--slo", "healthy", "--canary", 'prompt_version="v42"', "--canary-window", "1m"
+    )
+    assert code == 1, verdict
+    assert verdict["figures"]["p_value"] < 1e-6
+    assert 'the canary (prompt_version="v42") is worse' in verdict["reasons"][0]
+
+
+def test_canary_equal_allows(prom: tuple[Prometheus, Path]) -> None:
+    """A canary as good as the baseline passes."""
+    code, verdict = _gate(
+        prom, "--slo", "healthy", "--canary", 'prompt_version="v43"', "--canary-window", "1m"
+    )
+    assert code == 0, verdict
+    assert verdict["figures"]["p_value"] > 0.01
+
+
+def test_too_little_data_is_undecided(prom: tuple[Prometheus, Path]) -> None:
+    """A canary with a handful of runs, or autonomy without history: exit 2 with the reason."""
+    code, verdict = _gate(
+        prom, "--slo", "healthy", "--canary", 'prompt_version="v44"', "--canary-window", "1m"
+    )
+    assert code == 2
+    assert verdict["reasons"][0].startswith("not enough data yet: canary")
+    code, verdict = _gate(prom, "--slo", "healthy", "--require-days-in-budget", "30")
+    assert code == 2
+    assert "day(s) of budget history for healthy; 30 needed" in verdict["reasons"][0]
+
+
+def test_unreachable_prometheus_is_undecided(tmp_path: Path) -> None:
+    """No Prometheus: exit 2, saying so."""
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(
+        main, ["gate", "--specs", str(tmp_path), "--prometheus", url, "--slo", "healthy"]
+    )
+    assert result.exit_code == 2
+    assert f"cannot query Prometheus at {url}" in result.output
+
+
+def test_fisher_exact_test() -> None:
+    """Known values of the one-sided Fisher exact test (Lady tasting tea: 1/70 for 4 of 4)."""
+    assert fisher_greater(4, 4, 0, 4) == pytest.approx(1 / 70)
+    assert fisher_greater(0, 4, 4, 4) == pytest.approx(1.0)
+    assert fisher_greater(3, 4, 1, 4) == pytest.approx(17 / 70)
