@@ -54,6 +54,7 @@ class Prometheus:
 def running_prometheus(
     tmp_path: Path,
     targets: Sequence[str],
+    *,
     rule_files: Sequence[Path] = (),
     interval: str = "1s",
     alertmanagers: Sequence[str] = (),
