@@ -317,7 +317,7 @@ def record(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "markdown", "json"]),
+    type=click.Choice(["table", "markdown", "json", "html"]),
     default="table",
     show_default=True,
 )

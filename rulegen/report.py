@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
+import jinja2
+
 from rulegen.reviewlog import COUNT_COLUMNS, Row
 
 __all__ = ["Policy", "Report", "csv_report", "render"]
@@ -81,6 +83,7 @@ class Report:
     previous_failure_rate: float | None
     change_pp: float | None
     breakdowns: dict[str, list[Breakdown]]
+    daily: list[tuple[str, int, int]]  # (day, runs, failures) for the burn-down chart
     schema: str = SCHEMA
 
     def to_json(self) -> str:
@@ -129,7 +132,18 @@ def csv_report(
         previous_failure_rate=previous,
         change_pp=None if previous is None else (rate - previous) * 100,
         breakdowns=breakdowns,
+        daily=_daily(current, since, until),
     )
+
+
+def _daily(rows: Sequence[Row], since: dt.date, until: dt.date) -> list[tuple[str, int, int]]:
+    out = []
+    day = since
+    while day <= until:
+        counts = _counts([r for r in rows if r.date == day])
+        out.append((day.isoformat(), sum(counts.values()), sum(counts[c] for c in BAD_COLUMNS)))
+        day += dt.timedelta(days=1)
+    return out
 
 
 def _counts(rows: Sequence[Row]) -> dict[str, int]:
@@ -173,9 +187,11 @@ _STATUS_WORDS: Final = {
 
 
 def render(report: Report, fmt: str) -> str:
-    """The report as ``table`` (terminal), ``markdown`` or ``json``."""
+    """The report as ``table`` (terminal), ``markdown``, ``json`` or ``html``."""
     if fmt == "json":
         return report.to_json()
+    if fmt == "html":
+        return _html(report)
     md = fmt == "markdown"
     lines = []
     head = f"Error budget report {report.since} to {report.until}"
@@ -235,3 +251,48 @@ def _table(rows: Sequence[tuple[str, ...]], md: bool) -> list[str]:
 def as_dict(report: Report) -> dict[str, Any]:
     """The report as plain data."""
     return asdict(report)
+
+
+_HTML: Final = jinja2.Environment(
+    loader=jinja2.PackageLoader("rulegen", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _html(report: Report) -> str:
+    """A self-contained page: the figures, a burn-down chart and one chart per dimension."""
+    days = report.daily or [(report.since, 0, 0)]
+    top = max(report.failures, report.allowed_failures, 1.0)
+    width = 580 / len(days)
+    bars, points = [], []
+    failures = runs = 0
+    for i, (day, day_runs, day_failures) in enumerate(days):
+        failures += day_failures
+        runs += day_runs
+        allowed = report.budget * runs
+        x = 40 + i * width
+        bars.append(
+            {
+                "x": round(x + 2, 1),
+                "w": round(max(width - 4, 1), 1),
+                "y": round(190 - 170 * failures / top, 1),
+                "day": day,
+                "label": day[5:] if len(days) <= 14 or i % 7 == 0 else "",
+                "failures": failures,
+                "allowed": allowed,
+                "over": failures > allowed,
+            }
+        )
+        points.append(f"{x + width / 2:.1f},{190 - 170 * allowed / top:.1f}")
+    widest = max((b.budget_share for items in report.breakdowns.values() for b in items), default=1)
+    return _HTML.get_template("report.html.j2").render(
+        r=report,
+        status_word=_STATUS_WORDS[report.status],
+        burndown=bars,
+        allowed_line=" ".join(points),
+        pct=lambda value, digits=1: f"{value * 100:.{digits}f}%",
+        bar=lambda share: round(360 * share / max(widest, 1e-9), 1),
+    )

@@ -147,3 +147,15 @@ def test_import_backfills_into_prometheus(tmp_path: Path) -> None:
     )
     assert blocks.returncode == 0, blocks.stdout + blocks.stderr
     assert any((tmp_path / "data").iterdir())
+
+
+def test_html_is_self_contained() -> None:
+    """The HTML page carries the status, a burn-down bar per day and a bar per task."""
+    result = CliRunner().invoke(main, ["report", "--csv", str(LOG), "--format", "html"])
+    assert result.exit_code == 0, result.output
+    page = result.output
+    assert page.startswith("<!doctype html>")
+    assert '<span class="status warning">WARNING</span>' in page
+    assert "2026-03-29: 5 failure(s) so far, 3.2 allowed" in page
+    assert page.count("<rect") == 7 + 4 + 2 + 2  # 7 days, 4 tasks, 2 models, 2 prompts
+    assert "http" not in page.replace("<!doctype html>", "")  # nothing fetched from elsewhere
