@@ -423,13 +423,14 @@ def gate(
 ) -> None:
     """Deploy gate: exit 0 allow, 1 deny, 2 could not decide; the reasons are printed."""
     from rulegen import gate as gates  # noqa: PLC0415 - only this command needs it
+    from rulegen.promapi import Prometheus  # noqa: PLC0415
 
     slos = {s.name: s for w in _load((specs,)) for s in w.slos}
     if slo_name not in slos:
         raise click.UsageError(f"unknown SLO {slo_name!r} (known: {', '.join(sorted(slos))})")
     spec = gates.CanarySpec(canary, canary_window, min_runs, alpha, max_burn) if canary else None
     verdict = gates.decide(
-        gates.Prometheus(prometheus_url),
+        Prometheus(prometheus_url),
         slos[slo_name],
         min_remaining / 100,
         require_days_in_budget,

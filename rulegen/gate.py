@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from rulegen import names
 from rulegen.model import SLO
+from rulegen.promapi import Prometheus, PrometheusError
 from rulegen.selectors import escape
 
 __all__ = ["ALLOW", "DENY", "UNDECIDED", "CanarySpec", "Verdict", "decide", "fisher_greater"]
@@ -24,10 +22,6 @@ __all__ = ["ALLOW", "DENY", "UNDECIDED", "CanarySpec", "Verdict", "decide", "fis
 ALLOW: Final = 0
 DENY: Final = 1
 UNDECIDED: Final = 2
-
-
-class PrometheusError(Exception):
-    """Prometheus could not be asked, or refused the query."""
 
 
 @dataclass
@@ -69,35 +63,6 @@ class CanarySpec:
     min_runs: int = 50
     alpha: float = 0.01
     max_burn: float = 6.0
-
-
-class Prometheus:
-    """Instant queries against Prometheus's HTTP API."""
-
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        params = urllib.parse.urlencode({"query": expr})
-        try:
-            with urllib.request.urlopen(  # noqa: S310 - the user's Prometheus URL
-                f"{self.url}/api/v1/query?{params}", timeout=self.timeout
-            ) as response:
-                body = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            with exc:
-                detail = exc.read().decode(errors="replace")
-            raise PrometheusError(f"Prometheus refused {expr!r}: HTTP {exc.code} {detail}") from exc
-        except (OSError, ValueError) as exc:
-            raise PrometheusError(f"cannot query Prometheus at {self.url}: {exc}") from exc
-        if body.get("status") != "success":
-            raise PrometheusError(f"Prometheus refused {expr!r}: {body.get('error')}")
-        return list(body["data"]["result"])
-
-    def scalar(self, expr: str) -> float | None:
-        result = self.query(expr)
-        return float(result[0]["value"][1]) if result else None
 
 
 def decide(
