@@ -176,6 +176,8 @@ def test_agents_to_pager(tmp_path: Path) -> None:
         "--state", str(tmp_path / "state.db"),
     ]  # fmt: skip
     with ExitStack() as stack:
+        stack.callback(webhook.server.server_close)
+        stack.callback(webhook.server.shutdown)
         stack.enter_context(
             process(
                 [

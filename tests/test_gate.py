@@ -96,6 +96,7 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus,
         time.sleep(20)
         yield running, tmp / "spec.yaml"
     fixture.server.shutdown()
+    fixture.server.server_close()
 
 
 def _gate(prom: tuple[Prometheus, Path], *args: str) -> tuple[int, dict[str, Any]]:
