@@ -295,10 +295,12 @@ def record(
 @click.option(
     "--csv",
     "csv_path",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Review log: date,task,model,accepted_as_is,minor_fix,major_rewrite,rejected.",
 )
+@click.option("--prometheus", "prometheus_url", help="Prometheus with the generated rules.")
+@click.option("--slo", "slo_name", help="With --prometheus: one SLO (default: every SLO).")
+@click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="With --prometheus.")
 @click.option(
     "--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: a week before --until)."
 )
@@ -322,7 +324,10 @@ def record(
     show_default=True,
 )
 def report(
-    csv_path: Path,
+    csv_path: Path | None,
+    prometheus_url: str | None,
+    slo_name: str | None,
+    specs: str,
     since: datetime.datetime | None,
     until: datetime.datetime | None,
     budget: float,
@@ -331,9 +336,21 @@ def report(
     min_runs: int,
     fmt: str,
 ) -> None:
-    """Weekly error-budget report of a review log, by task, model and prompt version."""
-    from rulegen import report as reports  # noqa: PLC0415
-    from rulegen import reviewlog  # noqa: PLC0415 - only this command needs them
+    """Error-budget report: of SLOs from Prometheus, or of a review log (CSV).
+
+    Figures for the period, status and action from the policy, budget left in % and in runs,
+    burn rate, change against the previous period, and breakdowns by task, model, prompt
+    version or any declared dimension, ranked by budget burned.
+    """
+    from rulegen import report as reports  # noqa: PLC0415 - only this command needs them
+    from rulegen import reviewlog  # noqa: PLC0415
+
+    if (csv_path is None) == (prometheus_url is None):
+        raise click.UsageError("give exactly one source: --csv FILE or --prometheus URL")
+    if prometheus_url is not None:
+        _prometheus_report(prometheus_url, slo_name, specs, until, fmt)
+        return
+    assert csv_path is not None
 
     try:
         rows = reviewlog.parse_csv(csv_path.read_text(encoding="utf-8"), str(csv_path))
@@ -443,3 +460,26 @@ def gate(
         for reason in verdict.reasons:
             click.echo(f"  - {reason}")
     ctx.exit(verdict.code)
+
+
+def _prometheus_report(
+    url: str, slo_name: str | None, specs: str, until: datetime.datetime | None, fmt: str
+) -> None:
+    from rulegen import report as reports  # noqa: PLC0415 - only this command needs them
+    from rulegen.promapi import Prometheus, PrometheusError  # noqa: PLC0415
+
+    slos = [s for w in _load((specs,)) for s in w.slos]
+    if slo_name is not None:
+        slos = [s for s in slos if s.name == slo_name]
+        if not slos:
+            raise click.UsageError(f"unknown SLO {slo_name!r}")
+    at = until.replace(tzinfo=datetime.UTC) if until else datetime.datetime.now(datetime.UTC)
+    prom = Prometheus(url)
+    try:
+        found = [reports.prometheus_report(prom, slo, at.timestamp()) for slo in slos]
+    except PrometheusError as exc:
+        raise DomainFailure(str(exc)) from exc
+    if fmt == "json":
+        click.echo(json.dumps([json.loads(r.to_json()) for r in found], indent=2, sort_keys=True))
+        return
+    click.echo("\n".join(reports.render(r, fmt) for r in found), nl=False)

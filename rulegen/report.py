@@ -6,6 +6,7 @@ stable JSON form, rendered as a terminal table, Markdown or JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -14,9 +15,13 @@ from typing import Any, Final
 
 import jinja2
 
+from rulegen import names
+from rulegen.model import SLO
+from rulegen.promapi import Prometheus, PrometheusError
 from rulegen.reviewlog import COUNT_COLUMNS, Row
+from rulegen.selectors import escape
 
-__all__ = ["Policy", "Report", "csv_report", "render"]
+__all__ = ["Policy", "Report", "csv_report", "prometheus_report", "render"]
 
 SCHEMA: Final = "agent-slo/report/v1"
 BAD_COLUMNS: Final = ("major_rewrite", "rejected")
@@ -84,6 +89,9 @@ class Report:
     change_pp: float | None
     breakdowns: dict[str, list[Breakdown]]
     daily: list[tuple[str, int, int]]  # (day, runs, failures) for the burn-down chart
+    slo: str = ""
+    objective: float | None = None
+    schedule: list[tuple[str, float]] = field(default_factory=list)  # tightening: date, objective
     schema: str = SCHEMA
 
     def to_json(self) -> str:
@@ -178,6 +186,132 @@ def _breakdown(rows: Sequence[Row], attr: str, allowed: float, min_runs: int) ->
     return sorted(out, key=lambda b: (-b.failures, -b.failure_rate, b.value))
 
 
+def prometheus_report(prom: Prometheus, slo: SLO, at: float) -> Report:
+    """The report of ``slo`` over its own period ending at Unix time ``at``, from the
+    generated recording rules (and raw counters for the breakdowns)."""
+    sel = f'{{slo="{escape(slo.name)}"}}'
+    period = slo.period
+
+    def value(record: str, offset: str = "") -> float | None:
+        return prom.scalar(f"{record}{sel}{offset}", at)
+
+    runs = value(names.REC_PERIOD_EVENTS)
+    if runs is None:
+        raise PrometheusError(
+            f"no {names.REC_PERIOD_EVENTS} for {slo.name}: are the generated rules loaded?"
+        )
+    failures = value(names.REC_PERIOD_BAD) or 0.0
+    budget = value(names.REC_ERROR_BUDGET) or float(slo.phases[-1].budget)
+    objective = value(names.REC_OBJECTIVE)
+    remaining = value(names.REC_PERIOD_REMAINING)
+    allowed = value(names.REC_PERIOD_ALLOWED) or budget * runs
+    previous_runs = value(names.REC_PERIOD_EVENTS, f" offset {slo.period_name}")
+    previous_bad = value(names.REC_PERIOD_BAD, f" offset {slo.period_name}")
+    rate = failures / runs if runs else 0.0
+    previous = previous_bad / previous_runs if previous_runs and previous_bad is not None else None
+    if remaining is None:
+        remaining = 1 - failures / allowed if allowed else 1.0
+    counts, breakdowns = _raw_figures(prom, slo, at)
+    status, action = _policy_status(slo, rate, remaining)
+    until = dt.datetime.fromtimestamp(at, dt.UTC)
+    since = until - dt.timedelta(seconds=period)
+    return Report(
+        since=since.isoformat(timespec="seconds"),
+        until=until.isoformat(timespec="seconds"),
+        runs=round(runs),
+        counts=counts,
+        shares={
+            k: (v / sum(counts.values()) if sum(counts.values()) else 0.0)
+            for k, v in counts.items()
+        },
+        failures=round(failures),
+        failure_rate=rate,
+        budget=budget,
+        allowed_failures=allowed,
+        budget_remaining=remaining,
+        runs_left=allowed - failures,
+        burn_rate=rate / budget if budget else 0.0,
+        status=status,
+        action=action,
+        previous_failure_rate=previous,
+        change_pp=None if previous is None else (rate - previous) * 100,
+        breakdowns={
+            k: [
+                dataclasses.replace(b, budget_share=b.failures / allowed if allowed else 0.0)
+                for b in v
+            ]
+            for k, v in breakdowns.items()
+        },
+        daily=[],
+        slo=slo.name,
+        objective=objective,
+        schedule=[
+            (dt.datetime.fromtimestamp(p.start, dt.UTC).date().isoformat(), float(p.objective))
+            for p in slo.phases
+            if p.start is not None
+        ],
+    )
+
+
+def _raw_figures(
+    prom: Prometheus, slo: SLO, at: float
+) -> tuple[dict[str, int], dict[str, list[Breakdown]]]:
+    """Runs by outcome and the breakdown by each dimension, from the raw counters."""
+    sli = slo.sli
+    if sli.kind != "outcomes" or sli.bad is None:
+        return {}, {}
+    window = slo.period_name
+    total, bad = sli.total.render(), sli.bad.render()
+    counts = {
+        r["metric"].get("outcome", "?"): round(float(r["value"][1]))
+        for r in prom.query(f"sum by (outcome) (increase({total}[{window}]))", at)
+    }
+    breakdowns: dict[str, list[Breakdown]] = {}
+    labels = sorted(
+        {k for r in prom.query(f"last_over_time({total}[1h])", at) for k in r["metric"]}
+        - {"__name__", "instance", "job", "workflow", "outcome"}
+    )
+    for label in labels:
+        runs = {
+            r["metric"].get(label, ""): float(r["value"][1])
+            for r in prom.query(f"sum by ({label}) (increase({total}[{window}]))", at)
+        }
+        fails = {
+            r["metric"].get(label, ""): float(r["value"][1])
+            for r in prom.query(f"sum by ({label}) (increase({bad}[{window}]))", at)
+        }
+        items = [
+            Breakdown(
+                value=v or "(none)",
+                runs=round(n),
+                failures=round(fails.get(v, 0.0)),
+                failure_rate=fails.get(v, 0.0) / n if n else 0.0,
+                budget_share=0.0,
+                meaningful=n >= 10,
+            )
+            for v, n in runs.items()
+        ]
+        breakdowns[label] = sorted(items, key=lambda b: (-b.failures, -b.failure_rate, b.value))
+    return dict(sorted(counts.items())), breakdowns
+
+
+def _policy_status(slo: SLO, rate: float, remaining: float) -> tuple[str, str]:
+    """The spec's policy status for these figures, and the action it demands."""
+    rates = [p for p in slo.policies if p.kind == "failure_rate" and rate > float(p.threshold)]
+    if rates:
+        worst = max(rates, key=lambda p: p.threshold)
+        return worst.name, worst.action
+    if remaining <= 0:
+        return "exhausted", slo.exhausted_action
+    budgets = [
+        p for p in slo.policies if p.kind == "budget_remaining" and remaining < float(p.threshold)
+    ]
+    if budgets:
+        worst = min(budgets, key=lambda p: p.threshold)
+        return worst.name, worst.action
+    return "within_budget", "Keep going."
+
+
 _STATUS_WORDS: Final = {
     "within_budget": "WITHIN BUDGET",
     "over_budget": "OVER BUDGET",
@@ -195,9 +329,11 @@ def render(report: Report, fmt: str) -> str:
     md = fmt == "markdown"
     lines = []
     head = f"Error budget report {report.since} to {report.until}"
+    if report.slo:
+        head = f"{report.slo}: {head.lower()}"
     lines.append(f"## {head}" if md else head)
     lines.append("")
-    status = _STATUS_WORDS[report.status]
+    status = _STATUS_WORDS.get(report.status, report.status.replace("_", " ").upper())
     change = (
         f", {report.change_pp:+.1f} pp against the previous period"
         if report.change_pp is not None
@@ -208,6 +344,9 @@ def render(report: Report, fmt: str) -> str:
         f"{report.failure_rate:.1%} (budget {report.budget:.0%}){change}"
     )
     lines.append(f"Action: {report.action}")
+    if report.objective is not None:
+        schedule = "".join(f", {o:.4g} from {d}" for d, o in report.schedule)
+        lines.append(f"Objective now: {report.objective:.4g}{schedule}")
     lines.append(
         f"Budget remaining: {report.budget_remaining:.0%} ({report.runs_left:.1f} of "
         f"{report.allowed_failures:.1f} allowed failures left), burn rate {report.burn_rate:.2f}x"
@@ -290,7 +429,7 @@ def _html(report: Report) -> str:
     widest = max((b.budget_share for items in report.breakdowns.values() for b in items), default=1)
     return _HTML.get_template("report.html.j2").render(
         r=report,
-        status_word=_STATUS_WORDS[report.status],
+        status_word=_STATUS_WORDS.get(report.status, report.status.replace("_", " ").upper()),
         burndown=bars,
         allowed_line=" ".join(points),
         pct=lambda value, digits=1: f"{value * 100:.{digits}f}%",
