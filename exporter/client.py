@@ -27,10 +27,10 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Final, ParamSpec, TypeVar
 
-__all__ = ["OutcomeClient", "OutcomeError", "Run"]
+__all__ = ["OutcomeClient", "OutcomeError", "Run", "recording_run"]
 
 log = logging.getLogger("agent_slo.client")
 P = ParamSpec("P")
@@ -48,6 +48,27 @@ class Run:
     def __init__(self, outcome: str, dimensions: dict[str, str]) -> None:
         self.outcome = outcome
         self.dimensions = dimensions
+
+
+@contextmanager
+def recording_run(
+    record: Callable[..., None],
+    workflow: str,
+    outcome: str,
+    on_error: str,
+    dimensions: dict[str, str],
+) -> Iterator[Run]:
+    """Time the block and ``record`` its outcome (``on_error`` if it raises); shared by
+    the client, the in-process recorder and the fake."""
+    run = Run(outcome, dict(dimensions))
+    start = time.monotonic()
+    try:
+        yield run
+    except BaseException:
+        run.outcome = on_error
+        raise
+    finally:
+        record(workflow, run.outcome, duration_seconds=time.monotonic() - start, **run.dimensions)
 
 
 class OutcomeClient:
@@ -118,23 +139,11 @@ class OutcomeClient:
             if len(self._queue) >= self.batch_size:
                 self._cond.notify_all()
 
-    @contextmanager
     def run(
         self, workflow: str, outcome: str = "success", on_error: str = "rejected", **dimensions: str
-    ) -> Iterator[Run]:
+    ) -> AbstractContextManager[Run]:
         """Time a run and record its outcome; an exception records ``on_error`` and re-raises."""
-        run = Run(outcome, dict(dimensions))
-        start = time.monotonic()
-        try:
-            yield run
-        except BaseException:
-            run.outcome = on_error
-            raise
-        finally:
-            dimensions_: dict[str, Any] = run.dimensions
-            self.record(
-                workflow, run.outcome, duration_seconds=time.monotonic() - start, **dimensions_
-            )
+        return recording_run(self.record, workflow, outcome, on_error, dimensions)
 
     def timed(
         self, workflow: str, on_error: str = "rejected", **dimensions: str

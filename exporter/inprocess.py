@@ -10,15 +10,13 @@ which the generated rules tolerate as counter resets.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from exporter.catalog import DEFAULT_BUCKETS, UNKNOWN
-from exporter.client import Run
+from exporter.client import Run, recording_run
 from rulegen import names
 
 __all__ = ["InProcessRecorder"]
@@ -70,20 +68,8 @@ class InProcessRecorder:
             for _ in range(count):
                 hist.observe(duration_seconds)
 
-    @contextmanager
     def run(
         self, workflow: str, outcome: str = "success", on_error: str = "rejected", **dimensions: str
-    ) -> Iterator[Run]:
-        """Time a run and record its outcome; an exception records ``on_error``."""
-        run = Run(outcome, dict(dimensions))
-        start = time.monotonic()
-        try:
-            yield run
-        except BaseException:
-            run.outcome = on_error
-            raise
-        finally:
-            dimensions_: dict[str, Any] = run.dimensions
-            self.record(
-                workflow, run.outcome, duration_seconds=time.monotonic() - start, **dimensions_
-            )
+    ) -> AbstractContextManager[Run]:
+        """Time a run and record its outcome, like the real client."""
+        return recording_run(self.record, workflow, outcome, on_error, dimensions)

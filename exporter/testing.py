@@ -10,13 +10,12 @@ def test_escalates_refund_requests():
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
-from exporter.client import Run
+from exporter.client import Run, recording_run
 
 __all__ = ["FakeRecorder", "Recorded"]
 
@@ -55,23 +54,11 @@ class FakeRecorder:
         """Remember the event."""
         self.events.append(Recorded(workflow, outcome, count, duration_seconds, id, dimensions))
 
-    @contextmanager
     def run(
         self, workflow: str, outcome: str = "success", on_error: str = "rejected", **dimensions: str
-    ) -> Iterator[Run]:
-        """Time a run like the real client does."""
-        run = Run(outcome, dict(dimensions))
-        start = time.monotonic()
-        try:
-            yield run
-        except BaseException:
-            run.outcome = on_error
-            raise
-        finally:
-            dimensions_: dict[str, Any] = run.dimensions
-            self.record(
-                workflow, run.outcome, duration_seconds=time.monotonic() - start, **dimensions_
-            )
+    ) -> AbstractContextManager[Run]:
+        """Time a run and record its outcome, like the real client."""
+        return recording_run(self.record, workflow, outcome, on_error, dimensions)
 
     def outcomes(self, workflow: str | None = None) -> list[str]:
         """The outcomes recorded, in order (for one workflow, or all)."""
