@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import jinja2
 
@@ -386,10 +386,6 @@ def _table(rows: Sequence[tuple[str, ...]], md: bool) -> list[str]:
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
 
-
-def as_dict(report: Report) -> dict[str, Any]:
-    """The report as plain data."""
-    return asdict(report)
 
 
 _HTML: Final = jinja2.Environment(
