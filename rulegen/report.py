@@ -387,7 +387,6 @@ def _table(rows: Sequence[tuple[str, ...]], md: bool) -> list[str]:
     ]
 
 
-
 _HTML: Final = jinja2.Environment(
     loader=jinja2.PackageLoader("rulegen", "templates"),
     autoescape=True,
