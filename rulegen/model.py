@@ -83,13 +83,19 @@ class Phase:
 
 @dataclass(frozen=True)
 class SLI:
-    """Counters whose increases give bad and total events: ``bad``, or ``total − good``."""
+    """Counters whose increases give bad and total events: ``bad``, or ``total − good``.
+
+    ``detail_labels`` vary between the series of one scrape target (outcome, dimensions):
+    summed away, they leave one counter per target (exporter replica), whose rises are
+    counted exactly whatever happens to single series (see ``rulegen.promql``).
+    """
 
     kind: Literal["outcomes", "latency", "ratio"]
     total: Selector
     bad: Selector | None = None
     good: Selector | None = None
     test_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    detail_labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -420,6 +426,7 @@ class _Resolver:
                     f"{names.DURATION_METRIC}_bucket",
                     (wf_matcher, Matcher("le", "=", _bucket_label(milliseconds))),
                 ),
+                detail_labels=tuple(sorted(self.spec.dimensions)),
             )
         assert sli.ratio is not None
         return self._ratio_sli((*loc, "sli", "ratio"), sli.ratio)
@@ -455,6 +462,7 @@ class _Resolver:
                 names.OUTCOMES_METRIC,
                 (wf_matcher, _one_of(names.LABEL_OUTCOME, bad)),
             ),
+            detail_labels=(names.LABEL_OUTCOME, *sorted(self.spec.dimensions)),
         )
 
     def _ratio_sli(self, ratio_loc: Loc, ratio: RatioSLISpec) -> SLI:

@@ -28,6 +28,7 @@ __all__ = [
     "REC_BURN_PERIOD",
     "REC_ERROR_BUDGET",
     "REC_EVENTS_STEP",
+    "REC_GOOD_STEP",
     "REC_OBJECTIVE",
     "REC_PERIOD_ALLOWED",
     "REC_PERIOD_BAD",
@@ -36,8 +37,13 @@ __all__ = [
     "REC_PERIOD_REMAINING",
     "RESERVED_LABELS",
     "rec_bad_events",
+    "rec_counter",
+    "rec_counter_at_step",
+    "rec_counter_base",
+    "rec_counter_before",
     "rec_error_ratio",
     "rec_events",
+    "rec_step",
 ]
 
 # Exporter metrics.
@@ -87,6 +93,35 @@ REC_PERIOD_DAYS: Final = "slo:period:days"
 # Recording rules: building blocks, documented in README ("Recorded series").
 REC_BAD_STEP: Final = "slo:bad_events:step5m"
 REC_EVENTS_STEP: Final = "slo:events:step5m"
+REC_GOOD_STEP: Final = "slo:good_events:step5m"
+
+
+def rec_step(kind: str) -> str:
+    """Events of ``kind`` on the latest step, counted exactly."""
+    return f"slo:{kind}:step5m"
+
+
+def rec_counter(kind: str) -> str:
+    """Per scrape target: the SLI's counters of ``kind`` summed, at every evaluation."""
+    return f"slo:{kind}:counter"
+
+
+def rec_counter_at_step(kind: str) -> str:
+    """Per scrape target: the same sum, at every step."""
+    return f"slo:{kind}:counter5m"
+
+
+def rec_counter_before(kind: str) -> str:
+    """Per scrape target: the sum at the last step it was seen before the latest one."""
+    return f"slo:{kind}:counter5m_before"
+
+
+def rec_counter_base(kind: str) -> str:
+    """Per scrape target, only at the step it (re)appears after an hour or more unseen: the
+    value its counting starts from (its value before the gap, 0 when new, or its value at
+    the first evaluation on a fresh Prometheus)."""
+    return f"slo:{kind}:counter_base"
+
 
 # Alerts.
 ALERT_BURN: Final = "ErrorBudgetBurn"

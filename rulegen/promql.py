@@ -25,8 +25,8 @@ __all__ = [
     "slo_selector",
 ]
 
-#: How far back a step looks for a counter's previous value: scrape gaps up to this long
-#: are bridged exactly; the events of longer gaps are not counted (never double-counted).
+#: How far back a short window looks for a target's counter before the window: targets
+#: unseen for longer re-enter the short windows from the base the steps record for them.
 GAP_BRIDGE: Final = burn.HOUR
 #: The window of the zero-tolerance alert: it fires for this long after an event.
 ZERO_TOLERANCE_WINDOW: Final = 10 * burn.MINUTE
@@ -40,18 +40,73 @@ _ENV = jinja2.Environment(
 )
 
 _TEMPLATES: Final = {
-    # Events on one non-overlapping step, per counter series: the exact difference from the
-    # value one step ago (no extrapolation, so steps add up to the true total); across a
-    # counter reset, Prometheus's reset-aware increase over the step; a new series counts
-    # from zero, provided the SLO had data one step ago (so that after a Prometheus outage
-    # a counter's whole history is not counted again as new).
+    # Per scrape target: the SLI's counters summed over outcomes and dimensions. A new
+    # series (a new label value, or one that appears already above 0) rises this sum by
+    # its whole value, so counting the target's rises counts every run.
+    "counter": "sum without ({{ detail }}) ({{ r }})",
+    # Per target seen within the period: its sum at the latest step before this one.
+    "counter_before": "last_over_time({{ c5 }}[{{ period }}] offset 1ms)",
+    # Per target that (re)appears after at least an hour unseen: where its counting starts.
+    # Back from a gap: its value before the gap (the gap's runs count now). New in an SLO
+    # that was counting already: 0 (all of its runs count). On a fresh Prometheus (no
+    # target of the SLO seen within the period), the counters of the SLO's first
+    # evaluation are history: a target there counts from that value, and one that
+    # appeared later (fewer evaluations) from 0.
+    "counter_base": """\
+(
+  {{ before }}
+  or
+  {{ c5 }} * 0 and on() count({{ events_before }})
+  or
+  min_over_time({{ c }}[{{ step }}])
+    and
+  (
+    count_over_time({{ c }}[{{ step }}])
+      >= on() group_left
+    max(count_over_time({{ events }}[{{ step }}]))
+  )
+  or
+  {{ c }} * 0
+  or
+  {{ c5 }}
+)
+and
+({{ c5 }} unless last_over_time({{ c5 }}[{{ gap }}] offset 1ms))""",
+    # Events since the previous step, exactly: each target's rise since it was last seen
+    # (whatever the gap or the number of missed evaluations in between); after a counter
+    # reset, its rise up to the reset (its peak at the evaluations of the step) plus all of
+    # its value since; or its rise from its base. 0 while no target reports, once the SLO
+    # has counted.
     "step": """\
 sum(
-  {{ r }} - (last_over_time({{ r }}[{{ gap }}] offset {{ step }}) <= {{ r }})
+  {{ c5 }} - ({{ before }} <= {{ c5 }})
   or
-  increase({{ r }}[{{ step }}]) and last_over_time({{ r }}[{{ gap }}] offset {{ step }})
+  {{ c5 }} + clamp_min(max_over_time({{ c }}[{{ step }}]) - {{ before }}, 0)
   or
-  {{ r }} and on() {{ gate }} offset {{ step }}
+  {{ c5 }} and {{ before }}
+  or
+  {{ c5 }} - {{ base }}
+)
+or
+vector(0) and on() count({{ events_before }})""",
+    # Events over a short window, from the per-target sums at every evaluation: the rise
+    # since the window's start (gaps up to an hour bridged), across a reset the rise up to
+    # it (the peak in the window) plus all of the value since, the
+    # rise from the base of a target back from a longer gap or new, or (until its first
+    # step) the rise since its first evaluation in the window.
+    "fast_window": """\
+sum(
+  {{ c }} - (last_over_time({{ c }}[{{ gap }}] offset {{ window }}) <= {{ c }})
+  or
+  {{ c }}
+    + clamp_min(
+      max_over_time({{ c }}[{{ window }}]) - last_over_time({{ c }}[{{ gap }}] offset {{ window }}),
+      0
+    )
+  or
+  {{ c }} - min_over_time({{ base }}[{{ window }}])
+  or
+  {{ c }} - min_over_time({{ c }}[{{ window }}])
 )""",
     "difference": """\
 clamp_min(
@@ -60,7 +115,6 @@ clamp_min(
 {{ good | indent(2, true) }},
   0
 )""",
-    "raw_window": "sum(increase({{ r }}[{{ window }}]))",
     "sum_steps": "sum_over_time({{ step_record }}[{{ window }}])",
     "ratio": """\
 {{ bad }}
@@ -139,39 +193,92 @@ def open_range(seconds: int) -> str:
     return format_duration_ms(seconds * 1000 - 1)
 
 
-def step_expr(selector: Selector, gate: str) -> str:
-    """Events of ``selector`` on the latest step."""
+def counter_expr(sli: SLI, kind: str) -> str:
+    """Per scrape target: the counters of ``kind`` (``events``, ``bad_events`` or
+    ``good_events``) summed over the SLI's detail labels."""
+    selector = kind_selector(sli, kind)
+    return render("counter", detail=", ".join(sli.detail_labels), r=selector.render())
+
+
+def kind_selector(sli: SLI, kind: str) -> Selector:
+    """The raw counters of ``kind``."""
+    selector = {"events": sli.total, "bad_events": sli.bad, "good_events": sli.good}[kind]
+    if selector is None:
+        raise ValueError(f"the SLI has no {kind} counters")
+    return selector
+
+
+def counted_kinds(sli: SLI) -> tuple[str, ...]:
+    """The kinds of events whose counters the rules read: all, and bad or good ones."""
+    return ("events", "bad_events" if sli.bad is not None else "good_events")
+
+
+def counter_before_expr(slo: SLO, kind: str) -> str:
+    """Per target seen within the period: its sum at the step before this one."""
     return render(
-        "step",
-        r=selector.render(),
-        gap=format_duration(GAP_BRIDGE),
-        step=format_duration(burn.STEP),
-        gate=gate,
+        "counter_before",
+        c5=slo_selector(names.rec_counter_at_step(kind), slo),
+        period=format_duration(slo.period),
     )
 
 
-def bad_step_expr(sli: SLI, gate: str) -> str:
-    """Bad events on the latest step."""
-    if sli.bad is not None:
-        return step_expr(sli.bad, gate)
-    assert sli.good is not None
-    return render("difference", total=step_expr(sli.total, gate), good=step_expr(sli.good, gate))
+def counter_base_expr(slo: SLO, kind: str) -> str:
+    """Per target (re)appearing after an hour or more: the value its counting starts from."""
+    return render(
+        "counter_base",
+        before=slo_selector(names.rec_counter_before(kind), slo),
+        events_before=slo_selector(names.rec_counter_before("events"), slo),
+        c5=slo_selector(names.rec_counter_at_step(kind), slo),
+        c=slo_selector(names.rec_counter(kind), slo),
+        events=slo_selector(names.rec_counter("events"), slo),
+        step=format_duration(burn.STEP),
+        gap=format_duration(GAP_BRIDGE),
+    )
 
 
-def raw_window_expr(selector: Selector, window: int) -> str:
-    """Events of ``selector`` over ``window``, from the raw counters."""
-    return render("raw_window", r=selector.render(), window=format_duration(window))
+def step_expr(slo: SLO, kind: str) -> str:
+    """Events of ``kind`` since the previous step."""
+    return render(
+        "step",
+        before=slo_selector(names.rec_counter_before(kind), slo),
+        events_before=slo_selector(names.rec_counter_before("events"), slo),
+        c5=slo_selector(names.rec_counter_at_step(kind), slo),
+        c=slo_selector(names.rec_counter(kind), slo),
+        step=format_duration(burn.STEP),
+        base=slo_selector(names.rec_counter_base(kind), slo),
+    )
 
 
-def bad_raw_window_expr(sli: SLI, window: int) -> str:
-    """Bad events over ``window``, from the raw counters."""
-    if sli.bad is not None:
-        return raw_window_expr(sli.bad, window)
-    assert sli.good is not None
+def bad_step_expr(slo: SLO) -> str:
+    """Bad events since the previous step: recorded directly, or all minus good ones."""
+    if slo.sli.bad is not None:
+        return step_expr(slo, "bad_events")
     return render(
         "difference",
-        total=raw_window_expr(sli.total, window),
-        good=raw_window_expr(sli.good, window),
+        total=slo_selector(names.rec_step("events"), slo),
+        good=slo_selector(names.rec_step("good_events"), slo),
+    )
+
+
+def fast_window_expr(slo: SLO, kind: str, window: int) -> str:
+    """Events of ``kind`` over a window of up to an hour, at every evaluation."""
+    return render(
+        "fast_window",
+        c=slo_selector(names.rec_counter(kind), slo),
+        base=slo_selector(names.rec_counter_base(kind), slo),
+        gap=format_duration(GAP_BRIDGE),
+        window=format_duration(window),
+    )
+
+
+def bad_fast_window_expr(slo: SLO, window: int) -> str:
+    """Bad events over a window of up to an hour."""
+    if slo.sli.bad is not None:
+        return fast_window_expr(slo, "bad_events", window)
+    return render(
+        "difference",
+        total=fast_window_expr(slo, "events", window),
+        good=fast_window_expr(slo, "good_events", window),
     )
 
 

@@ -54,8 +54,16 @@ def test_vmalert_accepts_every_golden_rule_file() -> None:
     [
         # The page tier asks for more errors than it should.
         ('ratio_rate1h{slo="triage-success"} > 0.72', 'ratio_rate1h{slo="triage-success"} > 0.9'),
-        # The steps forget counter resets.
-        ("increase(agent_outcomes_total", "0 * increase(agent_outcomes_total"),
+        # The steps forget the rise of a target's counters since the step before.
+        (
+            'slo:events:counter5m{slo="triage-success"} - (slo:events:counter5m_before',
+            'slo:events:counter5m_before{slo="triage-success"} - (slo:events:counter5m_before',
+        ),
+        # The short windows forget the rise within the window.
+        (
+            'slo:bad_events:counter{slo="triage-success"} - (last_over_time(',
+            '0 * slo:bad_events:counter{slo="triage-success"} - (last_over_time(',
+        ),
         # A window summed from steps holds one step too many.
         ("[1h59m59s999ms]", "[2h]"),
     ],

@@ -172,7 +172,15 @@ def absence_alert(slo: SLO) -> Rule:
     assert slo.absence is not None
     events = events_record(slo, slo.absence.after)
     after = format_duration(slo.absence.after)
-    expr = f"{events} == 0\nor\nabsent({events})"
+    period_events = events_record(slo, slo.period)
+    # Silent: no events over the window, or no target reporting at all. Only once the SLO has
+    # counted for the whole window (its period figures existed a window ago): a fresh
+    # Prometheus, or an SLO just added, has no history to be silent about.
+    expr = (
+        f"(\n  {events} == 0\n  or\n"
+        f"  sum without ({names.LABEL_WINDOW}) ({period_events}) * 0 unless {events}\n)\n"
+        f"and on()\n{period_events} offset {after}"
+    )
     labels = {**slo_labels(slo), **slo.alert_labels, names.LABEL_SEVERITY: slo.absence.severity}
     annotations = {
         "summary": f"SLO {slo.name} has seen no {slo.workflow} events for {after}",
@@ -183,7 +191,7 @@ def absence_alert(slo: SLO) -> Rule:
         **_links(slo),
         **slo.alert_annotations,
     }
-    # Longer than a step, so that freshly loaded rules whose steps have not run yet stay quiet.
+    # Two steps, so that a window summed from steps is seen twice before it is trusted.
     return _alert(names.ALERT_EVENTS_ABSENT, expr, labels, annotations, for_=2 * burn.STEP)
 
 

@@ -1,12 +1,18 @@
 """Recording rules of one SLO: exact steps, window increases, error ratios and budget figures.
 
+The SLI's counters are first summed per scrape target (over outcomes and dimensions): a
+new series rises that sum by its whole value, however it appears, and a target's sum only
+falls on a counter reset. Counting each target's rises therefore counts every run.
+
 Two groups per SLO:
 
-- ``<slo>`` (the global evaluation interval): windows up to an hour straight from the
-  raw counters, so fast-burn alerts react within a scrape or two; objective and budget.
-  The SLO's alerts are appended to this group (see ``rulegen.generators``).
-- ``<slo>-steps`` (interval: one step, 5m): bad and total events on each non-overlapping
-  step, counted exactly; every longer window and the period are sums of these steps.
+- ``<slo>`` (the global evaluation interval): the per-target sums at every evaluation and
+  windows up to an hour from them, so fast-burn alerts react within a scrape or two;
+  objective and budget. The SLO's alerts are appended to this group (see
+  ``rulegen.generators``).
+- ``<slo>-steps`` (interval: one step, 5m): the per-target sums at every step, each
+  target's rise since it was last seen (up to a period ago), the events of each step;
+  every longer window and the period are sums of these steps.
 """
 
 from __future__ import annotations
@@ -73,22 +79,22 @@ def budget_expr(slo: SLO) -> str:
 
 
 def sli_group(slo: SLO) -> dict[str, Any]:
-    """Short windows from the raw counters, their ratios, and the SLO's fixed figures."""
+    """Per-target sums, short windows from them, their ratios, and the SLO's fixed figures."""
     labels = slo_labels(slo)
-    rules: list[Rule] = []
+    kinds = promql.counted_kinds(slo.sli)
+    rules: list[Rule] = [
+        _record(names.rec_counter(kind), promql.counter_expr(slo.sli, kind), labels)
+        for kind in kinds
+    ]
     for window in slo.windows():
         if window > burn.RAW_WINDOW_MAX:
             continue
         name = promql.window_name(window)
         rules.append(
-            _record(
-                names.rec_bad_events(name),
-                promql.bad_raw_window_expr(slo.sli, window),
-                labels,
-            )
+            _record(names.rec_bad_events(name), promql.bad_fast_window_expr(slo, window), labels)
         )
         rules.append(
-            _record(names.rec_events(name), promql.raw_window_expr(slo.sli.total, window), labels)
+            _record(names.rec_events(name), promql.fast_window_expr(slo, "events", window), labels)
         )
         rules.append(_ratio_rule(slo, window, labels))
     budget = budget_expr(slo)
@@ -122,11 +128,22 @@ def _ratio_rule(slo: SLO, window: int, labels: dict[str, str]) -> Rule:
 def steps_group(slo: SLO) -> dict[str, Any]:
     """Exact step increases, the long windows and the period summed from them."""
     labels = slo_labels(slo)
-    gate = promql.slo_selector(names.REC_EVENTS_STEP, slo)
-    rules: list[Rule] = [
-        _record(names.REC_EVENTS_STEP, promql.step_expr(slo.sli.total, gate), labels),
-        _record(names.REC_BAD_STEP, promql.bad_step_expr(slo.sli, gate), labels),
-    ]
+    rules: list[Rule] = []
+    for kind in promql.counted_kinds(slo.sli):
+        rules.extend(
+            [
+                _record(
+                    names.rec_counter_at_step(kind), promql.counter_expr(slo.sli, kind), labels
+                ),
+                _record(
+                    names.rec_counter_before(kind), promql.counter_before_expr(slo, kind), labels
+                ),
+                _record(names.rec_counter_base(kind), promql.counter_base_expr(slo, kind), labels),
+                _record(names.rec_step(kind), promql.step_expr(slo, kind), labels),
+            ]
+        )
+    if slo.sli.bad is None:
+        rules.append(_record(names.REC_BAD_STEP, promql.bad_step_expr(slo), labels))
     bad_steps = promql.slo_selector(names.REC_BAD_STEP, slo)
     event_steps = promql.slo_selector(names.REC_EVENTS_STEP, slo)
     for window in slo.windows():
