@@ -74,9 +74,9 @@ and
 ({{ c5 }} unless last_over_time({{ c5 }}[{{ gap }}] offset 1ms))""",
     # Events since the previous step, exactly: each target's rise since it was last seen
     # (whatever the gap or the number of missed evaluations in between); after a counter
-    # reset, its rise up to the reset (its peak at the evaluations of the step) plus all of
-    # its value since; or its rise from its base. 0 while no target reports, once the SLO
-    # has counted.
+    # reset (the sum fell), its rise up to the reset (its peak at the evaluations of the
+    # step) plus all of its value since; or its rise from its base. 0 while no target
+    # reports, once the SLO has counted.
     "step": """\
 sum(
   {{ c5 }} - ({{ before }} <= {{ c5 }})
@@ -90,13 +90,15 @@ sum(
 or
 vector(0) and on() count({{ events_before }})""",
     # Events over a short window, from the per-target sums at every evaluation: the rise
-    # since the window's start (gaps up to an hour bridged), across a reset the rise up to
-    # it (the peak in the window) plus all of the value since, the
+    # since the window's start (gaps up to an hour bridged); across a reset (a fall between
+    # two evaluations in the window) the rise up to it (the peak in the window) plus all of
+    # the value since; the
     # rise from the base of a target back from a longer gap or new, or (until its first
     # step) the rise since its first evaluation in the window.
     "fast_window": """\
 sum(
   {{ c }} - (last_over_time({{ c }}[{{ gap }}] offset {{ window }}) <= {{ c }})
+    unless resets({{ c }}[{{ window }}]) > 0
   or
   {{ c }}
     + clamp_min(
