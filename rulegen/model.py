@@ -8,9 +8,10 @@ documents into :class:`Workflow` objects, or raises :class:`SpecErrors` listing 
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -43,6 +44,9 @@ __all__ = [
     "Workflow",
     "ZeroTolerance",
     "build",
+    "schedule",
+    "share_percent",
+    "span",
 ]
 
 
@@ -80,6 +84,13 @@ class Phase:
         """The error budget, 1 − objective."""
         return 1 - self.objective
 
+    @property
+    def date(self) -> str | None:
+        """The day the phase starts (``2027-02-01``); ``None`` for the first phase."""
+        if self.start is None:
+            return None
+        return dt.datetime.fromtimestamp(self.start, tz=dt.UTC).date().isoformat()
+
 
 @dataclass(frozen=True)
 class SLI:
@@ -101,8 +112,11 @@ class BurnTier:
     budget_percent: Decimal
     long_window: int
     short_window: int
-    factor: Decimal
+    factor: Decimal  # as specified; an adapted phase fires at its threshold's lower factor
     thresholds: tuple[burn.Threshold, ...]  # one per phase of the SLO
+    #: One per phase: the share of the period's budget that burning at the threshold for the
+    #: long window spends (``budget_percent`` / 100, less where the threshold is adapted).
+    budget_shares: tuple[Decimal, ...]
     for_: int | None
     min_bad_events: int
     labels: Mapping[str, str]
@@ -344,11 +358,16 @@ class _Resolver:
         low_traffic = alerting.low_traffic
         absence = self._absence(loc, alerting, period)
         notes = [
-            f"SLO '{spec.name}', tier {t.name}, objective {_pct(p.objective)}%: burn factor "
-            f"{t.factor} needs {_pct(t.factor * p.budget)}% errors, more than can happen; "
-            f"it fires at {_pct(th.ratio)}% errors instead"
+            f"SLO '{spec.name}', tier {t.name}, objective {_pct(p.objective)}%"
+            f"{f' ({span(phases, i)})' if len(phases) > 1 else ''}: burn factor {t.factor} "
+            f"needs {_pct(t.factor * p.budget)}% errors, more than can happen; it fires at "
+            f"{_pct(th.ratio)}% errors instead, a {th.factor}x burn, which spends "
+            f"{share_percent(share)} of the {format_duration(period)} budget in "
+            f"{format_duration(t.long_window)} rather than {share_percent(t.budget_percent / 100)}"
             for t in tiers
-            for p, th in zip(phases, t.thresholds, strict=True)
+            for i, (p, th, share) in enumerate(
+                zip(phases, t.thresholds, t.budget_shares, strict=True)
+            )
             if th.adapted
         ]
         return SLO(
@@ -560,6 +579,10 @@ class _Resolver:
                     short_window=short_s,
                     factor=factor,
                     thresholds=thresholds,
+                    budget_shares=tuple(
+                        burn.budget_share(th, p.objective, Decimal(budget_percent), period, long_s)
+                        for p, th in zip(phases, thresholds, strict=True)
+                    ),
                     for_=parse_duration(given.for_) if given.for_ else None,
                     min_bad_events=(
                         given.min_bad_events if given.min_bad_events is not None else min_bad
@@ -680,6 +703,44 @@ def _ratio(percent: Decimal | None) -> Decimal:
 def _pct(ratio: Decimal) -> str:
     """0.0144 → '1.44'."""
     return format((ratio * 100).normalize(), "f")
+
+
+def share_percent(share: Decimal) -> str:
+    """A budget share as a percentage to three significant digits: 0.008333… → '0.833%'."""
+    if share == 0:
+        return "0%"
+    percent = share * 100
+    exponent = percent.adjusted() - 2
+    rounded = percent.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_EVEN)
+    return format(rounded.normalize(), "f") + "%"
+
+
+def span(phases: Sequence[Phase], index: int) -> str:
+    """When phase ``index`` is in force: ``until 2027-02-01``, ``from … until …``, ``from …``."""
+    start = phases[index].date
+    end = phases[index + 1].date if index + 1 < len(phases) else None
+    if start is None:
+        return f"until {end}" if end else "always"
+    return f"from {start} until {end}" if end else f"from {start}"
+
+
+def schedule(phases: Sequence[Phase], texts: Sequence[str]) -> str:
+    """Per-phase wording as one schedule: ``4.5x until 2027-02-01, then 6x``.
+
+    ``texts`` holds one text per phase; neighbouring phases that read the same merge, so a
+    figure that the tightening schedule does not change reads as that one figure.
+    """
+    merged: list[tuple[str, str | None]] = []  # text, the day it starts to be in force
+    for phase, text in zip(phases, texts, strict=True):
+        if not merged or merged[-1][0] != text:
+            merged.append((text, phase.date))
+    parts = []
+    for i, (text, _) in enumerate(merged):
+        part = text if i == 0 else f"then {text}"
+        if i + 1 < len(merged):
+            part += f" until {merged[i + 1][1]}"
+        parts.append(part)
+    return ", ".join(parts)
 
 
 def _one_of(label: str, values: Sequence[str]) -> Matcher:
