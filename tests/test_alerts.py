@@ -211,3 +211,27 @@ def test_notes_state_the_effective_factor_and_share() -> None:
     assert slo.notes[1].endswith(
         "a 6x burn, which spends 0.833% of the 7d budget in 14m rather than 2%"
     )
+
+
+def _guard(slo: SLO, tier: str) -> str:
+    expr: str = burn_alert(slo, next(t for t in slo.tiers if t.name == tier))["expr"]
+    line = next(x for x in expr.splitlines() if "slo:period_allowed_bad_events:count" in x)
+    return line.split("ignoring(window) ")[1].split(" * slo:period_allowed")[0]
+
+
+def test_low_traffic_guard_asks_for_the_share_the_tier_spends() -> None:
+    """The guard wants the share burning at the threshold spends: 0.625% for 4.5x, 2% for 14.4x."""
+    assert _guard(_slo("80"), "page_fast") == "0.00625"  # 4.5 * 1h / 720h
+    assert _guard(_slo("80"), "page_slow") == "0.0375"  # 4.5 * 6h / 720h
+    assert _guard(_slo("80"), "ticket_fast") == "0.1"  # not adapted: its 10%
+    assert _guard(_slo("90", "7d"), "page_fast") == "0.0125"  # 9 * 14m / 10080m
+    assert _guard(_slo("99.9"), "page_fast") == "0.02"
+
+
+def test_low_traffic_guard_follows_the_tightening_schedule() -> None:
+    """Per phase: 4.5x, 6x and 9x over 14m of 7d spend 0.625%, 0.8333...% and 1.25%."""
+    # 2027-02-01 is 1801440000, 2027-05-01 is 1809129600; 6 * 14 / 10080 rounded down.
+    assert _guard(_slo("80", "7d", TIGHTENING), "page_fast") == (
+        "((time() < bool 1801440000) * 0.00625 + (time() >= bool 1801440000) * "
+        "(time() < bool 1809129600) * 0.00833333 + (time() >= bool 1809129600) * 0.0125)"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from rulegen import burn, names, promql
@@ -70,8 +70,15 @@ def burn_alert(slo: SLO, tier: BurnTier) -> Rule:
         parts.append(f"{bad_long} >= {tier.min_bad_events}")
     if slo.budget_share_guard:
         # The period's allowed bad events come from the steps group; until it has run once
-        # (up to one step after the rules are loaded) only the other guards apply.
-        share = promql.number(tier.budget_percent / 100)
+        # (up to one step after the rules are loaded) only the other guards apply. The share
+        # is what burning at the threshold spends: for an adapted tier, less than its
+        # budget_percent, or steady traffic at the adapted threshold could never fire it.
+        shares = [_guard_share(share) for share in tier.budget_shares]
+        share = (
+            promql.number(shares[0])
+            if len(set(shares)) == 1
+            else promql.piecewise(slo.phases, shares)
+        )
         allowed = promql.slo_selector(names.REC_PERIOD_ALLOWED, slo)
         parts.append(
             f"(\n  {bad_long} >= ignoring({names.LABEL_WINDOW}) {share} * {allowed}\n"
@@ -95,6 +102,12 @@ def burn_alert(slo: SLO, tier: BurnTier) -> Rule:
     if adapted:
         annotations["adapted"] = adapted
     return _alert(names.ALERT_BURN, "\nand\n".join(parts), labels, annotations, tier.for_)
+
+
+def _guard_share(share: Decimal) -> Decimal:
+    """A budget share for the low-traffic guard: six significant digits, rounded down."""
+    exponent = share.adjusted() - 5
+    return share.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_FLOOR).normalize()
 
 
 def _burn_annotations(slo: SLO, tier: BurnTier) -> dict[str, str]:
