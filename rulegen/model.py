@@ -69,6 +69,8 @@ RISK_DEFAULTS: Final[Mapping[RiskTier, RiskDefaults]] = MappingProxyType(
     }
 )
 DEFAULT_ADAPTED_THRESHOLD: Final = Decimal("0.9")
+#: Alert severities agent-slo knows the order of, mildest first; others are not compared.
+_SEVERITY_RANK: Final[Mapping[str, int]] = MappingProxyType({"ticket": 0, "page": 1})
 ZERO_TOLERANCE_SUFFIX: Final = "-zero-tolerance"
 
 
@@ -296,6 +298,7 @@ class _Resolver:
                     f"{len(dim.values)} values listed but max_values is {dim.max_values}",
                 )
             dimensions.append(Dimension(name, dim.max_values, tuple(dim.values)))
+        self._check_policies(spec.policies, ("policies",))
         slos = tuple(self._slo(i, s) for i, s in enumerate(spec.slos))
         buckets = sorted(
             {
@@ -353,6 +356,8 @@ class _Resolver:
             )
             period = burn.REFERENCE_PERIOD  # go on checking the rest without cascading errors
         phases = self._phases(loc, spec)
+        if spec.policies is not None:
+            self._check_policies(spec.policies, (*loc, "policies"))
         alerting = _merge_alerting(wf.alerting, spec.alerting)
         tiers = self._tiers(loc, spec, alerting, (period, period_loc), phases)
         low_traffic = alerting.low_traffic
@@ -643,12 +648,6 @@ class _Resolver:
 
     def _policies(self, loc: Loc, spec: SLOSpec) -> tuple[Policy, ...]:
         written = spec.policies if spec.policies is not None else self.spec.policies
-        policies_loc: Loc = (*loc, "policies") if spec.policies is not None else ("policies",)
-        seen: set[str] = set()
-        for i, p in enumerate(written):
-            if p.name in seen:
-                self.error((*policies_loc, i, "name"), f"policy '{p.name}' is defined twice")
-            seen.add(p.name)
         rates = sorted(
             (p for p in written if p.failure_rate_above is not None),
             key=lambda p: _ratio(p.failure_rate_above),
@@ -675,6 +674,96 @@ class _Resolver:
                     )
                 )
         return tuple(out)
+
+    def _check_policies(self, written: Sequence[PolicySpec], policies_loc: Loc) -> None:
+        """Names are unique, and each kind of policy escalates in the order it is listed.
+
+        Policies are listed from the mildest to the most severe. Within one kind, a policy
+        must fire at a strictly worse figure than every one listed before it (a higher
+        failure rate, less budget remaining), and may not have a milder alert severity than
+        one before it (``ticket`` after ``page``): each policy fires only until the next,
+        more severe one does, so any other order would calm the alert as things got worse.
+        The two kinds are separate ladders: they measure different things, fire
+        independently of each other, and compare differently at each objective.
+        """
+        seen: set[str] = set()
+        for i, p in enumerate(written):
+            if p.name in seen:
+                self.error((*policies_loc, i, "name"), f"policy '{p.name}' is defined twice")
+            seen.add(p.name)
+        for kind in _LADDERS:
+            ladder = [(i, p) for i, p in enumerate(written) if kind.value(p) is not None]
+            for j, (i, p) in enumerate(ladder):
+                before = [q for _, q in ladder[:j]]
+                if before:
+                    top = max(before, key=kind.level)
+                    if kind.level(p) <= kind.level(top):
+                        self.error(
+                            (*policies_loc, i, kind.field),
+                            f"policy '{p.name}' must fire at {kind.severer} than "
+                            f"'{top.name}', listed before it ({kind.figure(p)} is not "
+                            f"{kind.worse} {kind.figure(top)}): list policies from the "
+                            "mildest to the most severe",
+                        )
+                        continue
+                rank = _SEVERITY_RANK.get(p.severity)
+                louder = [
+                    q
+                    for q in before
+                    if rank is not None and _SEVERITY_RANK.get(q.severity, rank) > rank
+                ]
+                if louder:
+                    q = louder[-1]
+                    self.error(
+                        (*policies_loc, i, "severity"),
+                        f"policy '{p.name}' (severity {p.severity}) is listed after "
+                        f"'{q.name}' (severity {q.severity}) and takes over from it "
+                        f"{kind.from_.format(kind.figure(p))}, turning a {q.severity} "
+                        f"into a {p.severity} as things get worse: a more severe policy may "
+                        f"not have a milder severity ({' < '.join(_SEVERITY_RANK)})",
+                    )
+
+
+@dataclass(frozen=True)
+class _Ladder:
+    """One kind of policy threshold, as the order checks word it."""
+
+    field: str
+    worse: str  # a worse figure is ``above``/``below`` a milder one
+    severer: str  # what a more severe policy fires at
+    from_: str  # when a policy fires, for a figure
+    sign: int  # makes a worse figure a larger number
+
+    def value(self, policy: PolicySpec) -> Decimal | None:
+        """The policy's threshold of this kind (a percentage), if it has one."""
+        value: Decimal | None = getattr(policy, self.field)
+        return value
+
+    def level(self, policy: PolicySpec) -> Decimal:
+        """How bad things are when the policy fires: larger is more severe."""
+        value = self.value(policy)
+        assert value is not None
+        return self.sign * value
+
+    def figure(self, policy: PolicySpec) -> str:
+        """The threshold as written: ``30%``."""
+        value = self.value(policy)
+        assert value is not None
+        return format(value.normalize(), "f") + "%"
+
+
+_LADDERS: Final = (
+    _Ladder(
+        "failure_rate_above", "above", "a higher failure rate", "at a failure rate above {}", 1
+    ),
+    _Ladder(
+        "budget_remaining_below",
+        "below",
+        "less budget remaining",
+        "once less than {} of the budget remains",
+        -1,
+    ),
+)
 
 
 def _merge_alerting(base: AlertingSpec, override: AlertingSpec | None) -> AlertingSpec:
