@@ -20,6 +20,7 @@ __all__ = [
     "STEP",
     "DefaultTier",
     "Threshold",
+    "budget_share",
     "burn_factor",
     "default_short_window",
     "scale_windows",
@@ -87,21 +88,43 @@ def default_short_window(long_window: int) -> int:
 
 def burn_factor(budget_percent: Decimal, period: int, long_window: int) -> Decimal:
     """Budget share × period / long window, to three decimals (exact for the 30-day table)."""
-    factor = budget_percent / 100 * period / long_window
-    return factor.quantize(Decimal("0.001"), rounding=ROUND_HALF_EVEN).normalize()
+    return _three_decimals(budget_percent / 100 * period / long_window)
 
 
 @dataclass(frozen=True)
 class Threshold:
-    """The error ratio a tier fires above, for one objective."""
+    """The error ratio a tier fires above, for one objective, and the burn factor that is.
+
+    ``factor`` is the tier's own burn factor, or, when ``adapted``, the lower one the capped
+    ratio means at this objective (cap / budget: 90% errors at an 80% objective is 4.5x).
+    """
 
     ratio: Decimal
     adapted: bool
+    factor: Decimal
 
 
 def threshold(factor: Decimal, objective: Decimal, cap: Decimal) -> Threshold:
-    """Factor × budget, or ``cap`` when that would need more than 100% errors to fire."""
-    ratio = factor * (1 - objective)
+    """Factor × budget, or ``cap`` when that would need 100% errors or more to fire."""
+    budget = 1 - objective
+    ratio = factor * budget
     if ratio >= 1:
-        return Threshold(cap, adapted=True)
-    return Threshold(ratio.normalize(), adapted=False)
+        return Threshold(cap, adapted=True, factor=_three_decimals(cap / budget))
+    return Threshold(ratio.normalize(), adapted=False, factor=factor)
+
+
+def budget_share(
+    th: Threshold, objective: Decimal, budget_percent: Decimal, period: int, long_window: int
+) -> Decimal:
+    """The share of the period's budget that burning at the threshold for a long window spends.
+
+    The tier's ``budget_percent`` / 100, or for an adapted tier the smaller share its lower
+    burn factor spends: cap / budget × long window / period (exact, not from the rounded factor).
+    """
+    if not th.adapted:
+        return (budget_percent / 100).normalize()
+    return th.ratio / (1 - objective) * long_window / period
+
+
+def _three_decimals(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.001"), rounding=ROUND_HALF_EVEN).normalize()

@@ -8,9 +8,10 @@ documents into :class:`Workflow` objects, or raises :class:`SpecErrors` listing 
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -43,6 +44,9 @@ __all__ = [
     "Workflow",
     "ZeroTolerance",
     "build",
+    "schedule",
+    "share_percent",
+    "span",
 ]
 
 
@@ -65,6 +69,8 @@ RISK_DEFAULTS: Final[Mapping[RiskTier, RiskDefaults]] = MappingProxyType(
     }
 )
 DEFAULT_ADAPTED_THRESHOLD: Final = Decimal("0.9")
+#: Alert severities agent-slo knows the order of, mildest first; others are not compared.
+_SEVERITY_RANK: Final[Mapping[str, int]] = MappingProxyType({"ticket": 0, "page": 1})
 ZERO_TOLERANCE_SUFFIX: Final = "-zero-tolerance"
 
 
@@ -79,6 +85,13 @@ class Phase:
     def budget(self) -> Decimal:
         """The error budget, 1 − objective."""
         return 1 - self.objective
+
+    @property
+    def date(self) -> str | None:
+        """The day the phase starts (``2027-02-01``); ``None`` for the first phase."""
+        if self.start is None:
+            return None
+        return dt.datetime.fromtimestamp(self.start, tz=dt.UTC).date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -107,8 +120,11 @@ class BurnTier:
     budget_percent: Decimal
     long_window: int
     short_window: int
-    factor: Decimal
+    factor: Decimal  # as specified; an adapted phase fires at its threshold's lower factor
     thresholds: tuple[burn.Threshold, ...]  # one per phase of the SLO
+    #: One per phase: the share of the period's budget that burning at the threshold for the
+    #: long window spends (``budget_percent`` / 100, less where the threshold is adapted).
+    budget_shares: tuple[Decimal, ...]
     for_: int | None
     min_bad_events: int
     labels: Mapping[str, str]
@@ -288,6 +304,7 @@ class _Resolver:
                     f"{len(dim.values)} values listed but max_values is {dim.max_values}",
                 )
             dimensions.append(Dimension(name, dim.max_values, tuple(dim.values)))
+        self._check_policies(spec.policies, ("policies",))
         slos = tuple(self._slo(i, s) for i, s in enumerate(spec.slos))
         buckets = sorted(
             {
@@ -345,16 +362,23 @@ class _Resolver:
             )
             period = burn.REFERENCE_PERIOD  # go on checking the rest without cascading errors
         phases = self._phases(loc, spec)
+        if spec.policies is not None:
+            self._check_policies(spec.policies, (*loc, "policies"))
         alerting = _merge_alerting(wf.alerting, spec.alerting)
         tiers = self._tiers(loc, spec, alerting, (period, period_loc), phases)
         low_traffic = alerting.low_traffic
         absence = self._absence(loc, alerting, period)
         notes = [
-            f"SLO '{spec.name}', tier {t.name}, objective {_pct(p.objective)}%: burn factor "
-            f"{t.factor} needs {_pct(t.factor * p.budget)}% errors, more than can happen; "
-            f"it fires at {_pct(th.ratio)}% errors instead"
+            f"SLO '{spec.name}', tier {t.name}, objective {_pct(p.objective)}%"
+            f"{f' ({span(phases, i)})' if len(phases) > 1 else ''}: burn factor {t.factor} "
+            f"needs {_pct(t.factor * p.budget)}% errors, more than can happen; it fires at "
+            f"{_pct(th.ratio)}% errors instead, a {th.factor}x burn, which spends "
+            f"{share_percent(share)} of the {format_duration(period)} budget in "
+            f"{format_duration(t.long_window)} rather than {share_percent(t.budget_percent / 100)}"
             for t in tiers
-            for p, th in zip(phases, t.thresholds, strict=True)
+            for i, (p, th, share) in enumerate(
+                zip(phases, t.thresholds, t.budget_shares, strict=True)
+            )
             if th.adapted
         ]
         return SLO(
@@ -568,6 +592,10 @@ class _Resolver:
                     short_window=short_s,
                     factor=factor,
                     thresholds=thresholds,
+                    budget_shares=tuple(
+                        burn.budget_share(th, p.objective, Decimal(budget_percent), period, long_s)
+                        for p, th in zip(phases, thresholds, strict=True)
+                    ),
                     for_=parse_duration(given.for_) if given.for_ else None,
                     min_bad_events=(
                         given.min_bad_events if given.min_bad_events is not None else min_bad
@@ -628,12 +656,6 @@ class _Resolver:
 
     def _policies(self, loc: Loc, spec: SLOSpec) -> tuple[Policy, ...]:
         written = spec.policies if spec.policies is not None else self.spec.policies
-        policies_loc: Loc = (*loc, "policies") if spec.policies is not None else ("policies",)
-        seen: set[str] = set()
-        for i, p in enumerate(written):
-            if p.name in seen:
-                self.error((*policies_loc, i, "name"), f"policy '{p.name}' is defined twice")
-            seen.add(p.name)
         rates = sorted(
             (p for p in written if p.failure_rate_above is not None),
             key=lambda p: _ratio(p.failure_rate_above),
@@ -660,6 +682,96 @@ class _Resolver:
                     )
                 )
         return tuple(out)
+
+    def _check_policies(self, written: Sequence[PolicySpec], policies_loc: Loc) -> None:
+        """Names are unique, and each kind of policy escalates in the order it is listed.
+
+        Policies are listed from the mildest to the most severe. Within one kind, a policy
+        must fire at a strictly worse figure than every one listed before it (a higher
+        failure rate, less budget remaining), and may not have a milder alert severity than
+        one before it (``ticket`` after ``page``): each policy fires only until the next,
+        more severe one does, so any other order would calm the alert as things got worse.
+        The two kinds are separate ladders: they measure different things, fire
+        independently of each other, and compare differently at each objective.
+        """
+        seen: set[str] = set()
+        for i, p in enumerate(written):
+            if p.name in seen:
+                self.error((*policies_loc, i, "name"), f"policy '{p.name}' is defined twice")
+            seen.add(p.name)
+        for kind in _LADDERS:
+            ladder = [(i, p) for i, p in enumerate(written) if kind.value(p) is not None]
+            for j, (i, p) in enumerate(ladder):
+                before = [q for _, q in ladder[:j]]
+                if before:
+                    top = max(before, key=kind.level)
+                    if kind.level(p) <= kind.level(top):
+                        self.error(
+                            (*policies_loc, i, kind.field),
+                            f"policy '{p.name}' must fire at {kind.severer} than "
+                            f"'{top.name}', listed before it ({kind.figure(p)} is not "
+                            f"{kind.worse} {kind.figure(top)}): list policies from the "
+                            "mildest to the most severe",
+                        )
+                        continue
+                rank = _SEVERITY_RANK.get(p.severity)
+                louder = [
+                    q
+                    for q in before
+                    if rank is not None and _SEVERITY_RANK.get(q.severity, rank) > rank
+                ]
+                if louder:
+                    q = louder[-1]
+                    self.error(
+                        (*policies_loc, i, "severity"),
+                        f"policy '{p.name}' (severity {p.severity}) is listed after "
+                        f"'{q.name}' (severity {q.severity}) and takes over from it "
+                        f"{kind.from_.format(kind.figure(p))}, turning a {q.severity} "
+                        f"into a {p.severity} as things get worse: a more severe policy may "
+                        f"not have a milder severity ({' < '.join(_SEVERITY_RANK)})",
+                    )
+
+
+@dataclass(frozen=True)
+class _Ladder:
+    """One kind of policy threshold, as the order checks word it."""
+
+    field: str
+    worse: str  # a worse figure is ``above``/``below`` a milder one
+    severer: str  # what a more severe policy fires at
+    from_: str  # when a policy fires, for a figure
+    sign: int  # makes a worse figure a larger number
+
+    def value(self, policy: PolicySpec) -> Decimal | None:
+        """The policy's threshold of this kind (a percentage), if it has one."""
+        value: Decimal | None = getattr(policy, self.field)
+        return value
+
+    def level(self, policy: PolicySpec) -> Decimal:
+        """How bad things are when the policy fires: larger is more severe."""
+        value = self.value(policy)
+        assert value is not None
+        return self.sign * value
+
+    def figure(self, policy: PolicySpec) -> str:
+        """The threshold as written: ``30%``."""
+        value = self.value(policy)
+        assert value is not None
+        return format(value.normalize(), "f") + "%"
+
+
+_LADDERS: Final = (
+    _Ladder(
+        "failure_rate_above", "above", "a higher failure rate", "at a failure rate above {}", 1
+    ),
+    _Ladder(
+        "budget_remaining_below",
+        "below",
+        "less budget remaining",
+        "once less than {} of the budget remains",
+        -1,
+    ),
+)
 
 
 def _merge_alerting(base: AlertingSpec, override: AlertingSpec | None) -> AlertingSpec:
@@ -688,6 +800,44 @@ def _ratio(percent: Decimal | None) -> Decimal:
 def _pct(ratio: Decimal) -> str:
     """0.0144 → '1.44'."""
     return format((ratio * 100).normalize(), "f")
+
+
+def share_percent(share: Decimal) -> str:
+    """A budget share as a percentage to three significant digits: 0.008333… → '0.833%'."""
+    if share == 0:
+        return "0%"
+    percent = share * 100
+    exponent = percent.adjusted() - 2
+    rounded = percent.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_EVEN)
+    return format(rounded.normalize(), "f") + "%"
+
+
+def span(phases: Sequence[Phase], index: int) -> str:
+    """When phase ``index`` is in force: ``until 2027-02-01``, ``from … until …``, ``from …``."""
+    start = phases[index].date
+    end = phases[index + 1].date if index + 1 < len(phases) else None
+    if start is None:
+        return f"until {end}" if end else "always"
+    return f"from {start} until {end}" if end else f"from {start}"
+
+
+def schedule(phases: Sequence[Phase], texts: Sequence[str]) -> str:
+    """Per-phase wording as one schedule: ``4.5x until 2027-02-01, then 6x``.
+
+    ``texts`` holds one text per phase; neighbouring phases that read the same merge, so a
+    figure that the tightening schedule does not change reads as that one figure.
+    """
+    merged: list[tuple[str, str | None]] = []  # text, the day it starts to be in force
+    for phase, text in zip(phases, texts, strict=True):
+        if not merged or merged[-1][0] != text:
+            merged.append((text, phase.date))
+    parts = []
+    for i, (text, _) in enumerate(merged):
+        part = text if i == 0 else f"then {text}"
+        if i + 1 < len(merged):
+            part += f" until {merged[i + 1][1]}"
+        parts.append(part)
+    return ", ".join(parts)
 
 
 def _one_of(label: str, values: Sequence[str]) -> Matcher:

@@ -283,7 +283,12 @@ def _switch(value: Any) -> Any:
 
 
 class PolicySpec(_Strict):
-    """A threshold on the period's figures and the action it demands."""
+    """A threshold on the period's figures and the action it demands.
+
+    Policies are listed from the mildest to the most severe: within each kind, every
+    policy fires at a worse figure than those before it (a higher failure_rate_above, a
+    lower budget_remaining_below) and has no milder severity (ticket < page).
+    """
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
     failure_rate_above: PercentInclusive | None = None

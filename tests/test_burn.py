@@ -41,13 +41,13 @@ def test_windows_over_an_hour_land_on_the_step_grid() -> None:
 def test_threshold_is_factor_times_budget() -> None:
     """At 99.9% the 14.4 tier fires above 1.44% errors."""
     th = burn.threshold(Decimal("14.4"), Decimal("0.999"), Decimal("0.9"))
-    assert th == burn.Threshold(Decimal("0.0144"), adapted=False)
+    assert th == burn.Threshold(Decimal("0.0144"), adapted=False, factor=Decimal("14.4"))
 
 
 def test_threshold_that_needs_more_than_all_runs_is_adapted() -> None:
-    """At 80% the 14.4 tier would need 288% errors: it fires at the cap (90%) instead."""
+    """At 80% the 14.4 tier would need 288% errors: it fires at the cap (90%), a 4.5x burn."""
     th = burn.threshold(Decimal("14.4"), Decimal("0.8"), Decimal("0.9"))
-    assert th == burn.Threshold(Decimal("0.9"), adapted=True)
+    assert th == burn.Threshold(Decimal("0.9"), adapted=True, factor=Decimal("4.5"))
 
 
 def test_threshold_of_exactly_all_runs_is_adapted() -> None:

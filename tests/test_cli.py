@@ -99,8 +99,9 @@ def test_generate_prints_adaptation_notes(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["generate", str(spec), "-o", str(tmp_path)])
     assert result.exit_code == 0
     assert (
-        "note: SLO 'code-review-acceptance', tier page_fast, objective 80%: burn factor 14.4 "
-        "needs 288% errors, more than can happen; it fires at 90% errors instead"
+        "note: SLO 'code-review-acceptance', tier page_fast, objective 80% (until 2027-01-01): "
+        "burn factor 14.4 needs 288% errors, more than can happen; it fires at 90% errors "
+        "instead, a 4.5x burn, which spends 0.625% of the 7d budget in 14m rather than 2%"
     ) in result.output
 
 

@@ -1,5 +1,6 @@
-"""Every dashboard query, run against a real Prometheus that scraped the exporter and
-evaluated the generated rules: it parses and it returns data."""
+"""Dashboards: burn-rate panels mark where each tier really fires, and every query, run
+against a real Prometheus that scraped the exporter and evaluated the generated rules,
+parses and returns data."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from realprom import running_prometheus
 
@@ -15,7 +17,9 @@ from exporter.client import OutcomeClient
 from exporter.server import make_server
 from exporter.store import Store
 from rulegen import pipeline, writer
-from rulegen.generators.dashboards import panel_queries
+from rulegen.generators.dashboards import detail_dashboard, panel_queries
+from rulegen.loader import load_text
+from rulegen.model import build
 
 SPEC = """\
 apiVersion: agent-slo/v1
@@ -30,11 +34,68 @@ slos:
   - name: support-latency
     objective: 95
     sli: {latency: {threshold: 2s}}
+  - name: support-rework
+    objective: 80
+    sli: {outcomes: {bad: [major_rewrite, rejected]}}
+    tightening:
+      - {date: 2027-01-01, objective: 85}
 """
 OUTCOMES = (
     "success", "minor_fix", "major_rewrite", "rejected", "escalation_miss", "duplicate_work",
     "escalated", "policy_violation",
 )  # fmt: skip
+
+
+def _burn_panel(spec: str) -> dict[str, Any]:
+    documents, errors = load_text(spec, "spec.yaml")
+    assert errors == []
+    board = detail_dashboard(build(documents)[0])
+    panel: dict[str, Any] = next(p for p in board["panels"] if "burn rate" in p["title"])
+    return panel
+
+
+def test_burn_panel_marks_the_factor_an_adapted_tier_fires_at() -> None:
+    """At 80% the page tiers fire at 90% errors, 4.5x (0.9 / 0.2): legends and lines say 4.5."""
+    panel = _burn_panel(
+        "apiVersion: agent-slo/v1\nworkflow: w\ntier: medium\nslos:\n"
+        "  - {name: s, objective: 80, sli: {outcomes: {}}}\n"
+    )
+    assert [t["legendFormat"] for t in panel["targets"]] == [
+        "page_fast: 1h, fires above 4.5x (90% errors)",  # 14.4 * 20% = 288%: adapted
+        "page_slow: 6h, fires above 4.5x (90% errors)",  # 6 * 20% = 120%: adapted
+        "ticket_fast: 1d, fires above 3x (60% errors)",
+        "ticket_slow: 3d, fires above 1x (20% errors)",
+    ]
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert steps == [
+        {"color": "green", "value": None},
+        {"color": "orange", "value": 1.0},
+        {"color": "orange", "value": 3.0},
+        {"color": "red", "value": 4.5},
+    ]
+
+
+def test_burn_panel_follows_the_tightening_schedule() -> None:
+    """80% then 85%: the fast tier fires at 4.5x then 6x (0.9 / 0.15), drawn as a dashed series."""
+    panel = _burn_panel(
+        "apiVersion: agent-slo/v1\nworkflow: w\ntier: medium\nperiod: 7d\nslos:\n"
+        "  - name: s\n    objective: 80\n    sli: {outcomes: {}}\n"
+        "    tightening: [{date: 2027-01-01, objective: 85}]\n"
+    )
+    targets = {t["legendFormat"]: t["expr"] for t in panel["targets"]}
+    assert (
+        "page_fast: 14m, fires above 4.5x (90% errors) until 2027-01-01, then 6x (90% errors)"
+        in targets
+    )
+    # 2027-01-01T00:00:00Z is 1798761600.
+    assert targets["page_fast: threshold"] == (
+        "vector(((time() < bool 1798761600) * 4.5 + (time() >= bool 1798761600) * 6))"
+    )
+    dashed = {o["matcher"]["options"] for o in panel["fieldConfig"]["overrides"]}
+    assert "page_fast: threshold" in dashed
+    lines = [s["value"] for s in panel["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+    assert 14.4 not in lines
+    assert 4.5 not in lines  # the fast tier's line moves with the schedule: it is a series
 
 
 def _fast_steps(rule_file: Path) -> None:

@@ -72,19 +72,21 @@ def test_custom_tier_is_added() -> None:
 
 
 def test_policies_fire_in_bands() -> None:
-    """Thresholds of one kind are ordered; each knows the next, more severe one."""
+    """Each policy knows the next, more severe one of its kind; the kinds interleave freely."""
     head = (
         "policies:\n"
-        "  - {name: red, failure_rate_above: 50, action: stop}\n"
         "  - {name: warn, failure_rate_above: 30, action: tighten}\n"
         "  - {name: low, budget_remaining_below: 25, action: review}\n"
+        "  - {name: red, failure_rate_above: 50, action: stop, severity: page}\n"
+        "  - {name: spent, budget_remaining_below: -10, action: freeze, severity: page}\n"
     )
     slo = _slo(OUTCOMES, head)
     bands = [(p.name, p.threshold, p.until) for p in slo.policies]
     assert bands == [
         ("warn", Decimal("0.3"), Decimal("0.5")),
         ("red", Decimal("0.5"), None),
-        ("low", Decimal("0.25"), None),
+        ("low", Decimal("0.25"), Decimal("-0.1")),
+        ("spent", Decimal("-0.1"), None),
     ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from rulegen import burn, names, promql
@@ -14,7 +14,7 @@ from rulegen.generators.recording import (
     ratio_record,
     slo_labels,
 )
-from rulegen.model import SLO, BurnTier, Policy, Workflow
+from rulegen.model import SLO, BurnTier, Policy, Workflow, schedule, share_percent, span
 
 __all__ = ["alerts_group", "zero_tolerance_group"]
 
@@ -70,8 +70,15 @@ def burn_alert(slo: SLO, tier: BurnTier) -> Rule:
         parts.append(f"{bad_long} >= {tier.min_bad_events}")
     if slo.budget_share_guard:
         # The period's allowed bad events come from the steps group; until it has run once
-        # (up to one step after the rules are loaded) only the other guards apply.
-        share = promql.number(tier.budget_percent / 100)
+        # (up to one step after the rules are loaded) only the other guards apply. The share
+        # is what burning at the threshold spends: for an adapted tier, less than its
+        # budget_percent, or steady traffic at the adapted threshold could never fire it.
+        shares = [_guard_share(share) for share in tier.budget_shares]
+        share = (
+            promql.number(shares[0])
+            if len(set(shares)) == 1
+            else promql.piecewise(slo.phases, shares)
+        )
         allowed = promql.slo_selector(names.REC_PERIOD_ALLOWED, slo)
         parts.append(
             f"(\n  {bad_long} >= ignoring({names.LABEL_WINDOW}) {share} * {allowed}\n"
@@ -85,34 +92,87 @@ def burn_alert(slo: SLO, tier: BurnTier) -> Rule:
         names.LABEL_LONG_WINDOW: long_name,
         names.LABEL_SHORT_WINDOW: short_name,
     }
-    single = len(slo.phases) == 1
-    threshold_text = _pct(tier.thresholds[0].ratio) if single else "the scheduled threshold"
     annotations = {
-        "summary": (
-            f"SLO {slo.name} is burning its error budget {tier.factor}x too fast: "
-            f"{promql.number(tier.budget_percent)}% of the {slo.period_name} budget "
-            f"within {long_name}"
-        ),
-        "description": (
-            f"{{{{ $value | humanizePercentage }}}} of {slo.workflow} runs were bad over "
-            f"the last {long_name}, and over the last {short_name} too, above "
-            f"{threshold_text} (burn factor {tier.factor}, objective "
-            f"{_pct(slo.objective)}). Burning at the threshold spends "
-            f"{promql.number(tier.budget_percent)}% of the {slo.period_name} error budget "
-            f"every {long_name}."
-        ),
-        "budget_spent": f"{promql.number(tier.budget_percent)}% in {long_name}",
+        **_burn_annotations(slo, tier),
         **_links(slo),
         **slo.alert_annotations,
         **tier.annotations,
     }
-    adapted = [t for t in tier.thresholds if t.adapted]
+    adapted = _adapted_annotation(slo, tier)
     if adapted:
-        annotations["adapted"] = (
-            f"burn factor {tier.factor} would need more than 100% errors at this objective; "
-            f"the tier fires at {_pct(adapted[0].ratio)} errors instead"
-        )
+        annotations["adapted"] = adapted
     return _alert(names.ALERT_BURN, "\nand\n".join(parts), labels, annotations, tier.for_)
+
+
+def _guard_share(share: Decimal) -> Decimal:
+    """A budget share for the low-traffic guard: six significant digits, rounded down."""
+    exponent = share.adjusted() - 5
+    return share.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_FLOOR).normalize()
+
+
+def _burn_annotations(slo: SLO, tier: BurnTier) -> dict[str, str]:
+    """Summary, description and budget spent, with the figures each phase really fires at."""
+    long_name = promql.window_name(tier.long_window)
+    short_name = promql.window_name(tier.short_window)
+    period = slo.period_name
+    factors = [f"{th.factor}x" for th in tier.thresholds]
+    shares = [share_percent(share) for share in tier.budget_shares]
+    figures = [
+        f"{_pct(th.ratio)} (burn factor {th.factor}, objective {_pct(p.objective)})"
+        for p, th in zip(slo.phases, tier.thresholds, strict=True)
+    ]
+    if len(set(zip(factors, shares, strict=True))) == 1:
+        summary = (
+            f"SLO {slo.name} is burning its error budget {factors[0]} too fast: "
+            f"{shares[0]} of the {period} budget within {long_name}"
+        )
+        spends = f"{shares[0]} of the {period} error budget every {long_name}"
+    else:
+        summary = (
+            f"SLO {slo.name} is burning its error budget too fast over {long_name}: "
+            f"above {schedule(slo.phases, factors)}"
+        )
+        spends = (
+            f"this share of the {period} error budget every {long_name}: "
+            f"{schedule(slo.phases, shares)}"
+        )
+    return {
+        "summary": summary,
+        "description": (
+            f"{{{{ $value | humanizePercentage }}}} of {slo.workflow} runs were bad over "
+            f"the last {long_name}, and over the last {short_name} too, above "
+            f"{schedule(slo.phases, figures)}. Burning at the threshold spends {spends}."
+        ),
+        "budget_spent": schedule(slo.phases, [f"{share} in {long_name}" for share in shares]),
+    }
+
+
+def _adapted_annotation(slo: SLO, tier: BurnTier) -> str | None:
+    """Which phases fire below the tier's own factor, and the factor they fire at instead."""
+    adapted = [
+        (i, p, th)
+        for i, (p, th) in enumerate(zip(slo.phases, tier.thresholds, strict=True))
+        if th.adapted
+    ]
+    if not adapted:
+        return None
+    single = len(slo.phases) == 1
+    needs = [
+        f"{_pct(tier.factor * p.budget)} errors at objective {_pct(p.objective)}"
+        + ("" if single else f" ({span(slo.phases, i)})")
+        for i, p, _ in adapted
+    ]
+    caps = sorted({th.ratio for _, _, th in adapted})
+    return (
+        f"burn factor {tier.factor} would need {_and(needs)}; the tier fires at "
+        f"{_and([_pct(cap) for cap in caps])} errors instead, a "
+        f"{_and([f'{th.factor}x' for _, _, th in adapted])} burn"
+    )
+
+
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def exhausted_alert(slo: SLO) -> Rule:

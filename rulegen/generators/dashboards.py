@@ -7,10 +7,11 @@ query reads the recorded series of the generated rules or the exporter's raw cou
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any, Final
 
 from rulegen import names, promql
-from rulegen.model import SLO, Workflow
+from rulegen.model import SLO, Workflow, schedule
 from rulegen.selectors import escape
 from rulegen.taxonomy import OutcomeClass
 
@@ -263,25 +264,66 @@ def _health_targets(workflow: Workflow, raw: str) -> Iterator[dict[str, Any]]:
         yield _target(f"sum(increase({sel}[1h])) / {total}", name, chr(ord("A") + i))
 
 
-def _slo_panels(slo: SLO, y: int) -> list[dict[str, Any]]:
-    s = f'{{slo="{escape(slo.name)}"}}'
-    objective = f"{names.REC_OBJECTIVE}{s}"
-    burn_targets = [
-        _target(
-            f"{names.rec_error_ratio(promql.window_name(t.long_window))}{s}\n/ on(slo)\n"
-            f"{names.REC_ERROR_BUDGET}{s}",
-            f"{t.name}: {promql.window_name(t.long_window)} (fires above {t.factor}x)",
-            chr(ord("A") + i),
-        )
-        for i, t in enumerate(slo.tiers)
-    ]
+def _burn_panel_parts(
+    slo: SLO, s: str
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
+    """Burn-rate targets, threshold steps and overrides: a line where each tier fires.
+
+    A tier that fires at one burn factor throughout gets a fixed threshold line; one whose
+    factor follows the tightening schedule (an adapted tier) gets a dashed series instead.
+    """
     colors = {"page": "red", "ticket": "orange"}
-    factors = sorted({(float(t.factor), colors.get(t.severity, "yellow")) for t in slo.tiers})
+    targets: list[dict[str, Any]] = []
+    fixed: set[tuple[float, str]] = set()
+    overrides: list[dict[str, Any]] = []
+    for t in slo.tiers:
+        long_name = promql.window_name(t.long_window)
+        figures = [f"{th.factor}x ({_pct(th.ratio)} errors)" for th in t.thresholds]
+        targets.append(
+            _target(
+                f"{names.rec_error_ratio(long_name)}{s}\n/ on(slo)\n{names.REC_ERROR_BUDGET}{s}",
+                f"{t.name}: {long_name}, fires above {schedule(slo.phases, figures)}",
+                chr(ord("A") + len(targets)),
+            )
+        )
+        color = colors.get(t.severity, "yellow")
+        factors = [th.factor for th in t.thresholds]
+        if len(set(factors)) == 1:
+            fixed.add((float(factors[0]), color))
+            continue
+        legend = f"{t.name}: threshold"
+        targets.append(
+            _target(
+                f"vector({promql.piecewise(slo.phases, factors)})",
+                legend,
+                chr(ord("A") + len(targets)),
+            )
+        )
+        overrides.append(
+            {
+                "matcher": {"id": "byName", "options": legend},
+                "properties": [
+                    {"id": "color", "value": {"mode": "fixed", "fixedColor": color}},
+                    {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+                ],
+            }
+        )
     thresholds = {
         "mode": "absolute",
         "steps": [{"color": "green", "value": None}]
-        + [{"color": color, "value": factor} for factor, color in factors],
+        + [{"color": color, "value": factor} for factor, color in sorted(fixed)],
     }
+    return targets, thresholds, overrides
+
+
+def _pct(ratio: Decimal) -> str:
+    return promql.number(ratio * 100) + "%"
+
+
+def _slo_panels(slo: SLO, y: int) -> list[dict[str, Any]]:
+    s = f'{{slo="{escape(slo.name)}"}}'
+    objective = f"{names.REC_OBJECTIVE}{s}"
+    burn_targets, thresholds, overrides = _burn_panel_parts(slo, s)
     return [
         _panel(
             f"{slo.name}: SLI vs objective (1h)",
@@ -314,7 +356,7 @@ def _slo_panels(slo: SLO, y: int) -> list[dict[str, Any]]:
                     "thresholds": thresholds,
                     "custom": {"thresholdsStyle": {"mode": "line"}},
                 },
-                "overrides": [],
+                "overrides": overrides,
             },
         ),
     ]
