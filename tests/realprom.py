@@ -59,13 +59,17 @@ def running_prometheus(
     interval: str = "1s",
     alertmanagers: Sequence[str] = (),
     honor_labels: bool = False,
+    config: dict[str, Any] | None = None,
 ) -> Iterator[Prometheus]:
-    """Prometheus scraping ``targets`` (host:port) every ``interval``; stopped on exit."""
+    """Prometheus scraping ``targets`` (host:port) every ``interval``; stopped on exit.
+
+    ``config`` replaces the configuration built from the other arguments.
+    """
     binary = shutil.which("prometheus")
     if binary is None:
         raise AssertionError("prometheus is not on PATH: run scripts/setup")
     port = free_port()
-    config: dict[str, Any] = {
+    config = config or {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(p) for p in rule_files],
         "scrape_configs": [

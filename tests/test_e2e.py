@@ -3,22 +3,17 @@ rules) → Alertmanager (the example routing) → a webhook receiver on loopback
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import yaml
+from harness import Webhook, alertmanager_config, process, wait_http
 from realprom import free_port, running_prometheus
 
 from exporter.client import OutcomeClient
@@ -45,93 +40,6 @@ slos:
     objective: 99
     sli: {outcomes: {bad: [rejected]}}
 """
-
-
-class Webhook:
-    """Collects what Alertmanager posts: (path, alert labels) for every firing alert."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, str]]] = []
-        self.lock = threading.Lock()
-        webhook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with webhook.lock:
-                    for alert in body["alerts"]:
-                        if alert["status"] == "firing":
-                            webhook.received.append((self.path, alert["labels"]))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.server.server_address[1])
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def alerts(self, name: str) -> list[tuple[str, dict[str, str]]]:
-        with self.lock:
-            return [(p, labels) for p, labels in self.received if labels["alertname"] == name]
-
-    def wait_for(self, name: str, timeout: float) -> tuple[str, dict[str, str]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.alerts(name)
-            if found:
-                return found[0]
-            time.sleep(0.2)
-        raise AssertionError(f"no {name} notification within {timeout}s: {self.received}")
-
-
-@contextmanager
-def process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A child process, killed on exit whatever happens."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    """Poll ``url`` until it answers 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
-
-
-def alertmanager_config(webhook: Webhook) -> dict[str, Any]:
-    """The example routing, pointed at the test's webhook, with test-sized waits."""
-    config = yaml.safe_load(EXAMPLE.read_text())
-    for receiver in config["receivers"]:
-        for hook in receiver["webhook_configs"]:
-            hook["url"] = hook["url"].replace("127.0.0.1:9095", f"127.0.0.1:{webhook.port}")
-
-    def shrink(route: dict[str, Any]) -> None:
-        for key in ("group_wait", "group_interval"):
-            if key in route:
-                route[key] = "1s"
-        for child in route.get("routes", []):
-            shrink(child)
-
-    shrink(config["route"])
-    return config
 
 
 def test_amtool_accepts_the_example_and_routes_as_documented() -> None:
