@@ -38,6 +38,23 @@ class Prometheus:
         assert body["status"] == "success", body
         return list(body["data"]["result"])
 
+    def value(self, expr: str) -> float | None:
+        """The value of an expression that returns at most one series."""
+        result = self.query(expr)
+        assert len(result) <= 1, result
+        return float(result[0]["value"][1]) if result else None
+
+    def wait_value(self, expr: str, expected: float, timeout: float = 30.0) -> None:
+        """Poll until ``expr`` reads ``expected``; fail with the last reading otherwise."""
+        deadline = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < deadline:
+            got = self.value(expr)
+            if got == expected:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"{expr} read {got}, not {expected}, within {timeout}s")
+
     def wait_for(self, expr: str, timeout: float = 30.0) -> list[dict[str, Any]]:
         """Poll until ``expr`` returns data; fail with the last answer otherwise."""
         deadline = time.monotonic() + timeout

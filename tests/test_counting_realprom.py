@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 from harness import process, wait_http
-from realprom import Prometheus, free_port, running_prometheus
+from realprom import free_port, running_prometheus
 
 from exporter.client import OutcomeClient
 from rulegen import pipeline, writer
@@ -40,23 +40,6 @@ slos:
     sli: {outcomes: {bad: [rejected]}}
 """
 SLO = "triage-quality"
-
-
-def value(prom: Prometheus, expr: str) -> float | None:
-    result = prom.query(expr)
-    assert len(result) <= 1, result
-    return float(result[0]["value"][1]) if result else None
-
-
-def wait_value(prom: Prometheus, expr: str, expected: float, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    got = None
-    while time.monotonic() < deadline:
-        got = value(prom, expr)
-        if got == expected:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{expr} read {got}, not {expected}, within {timeout}s")
 
 
 def generate(tmp_path: Path) -> list[Path]:
@@ -92,19 +75,19 @@ def test_prometheus_down_while_agents_record(tmp_path: Path) -> None:
         with running_prometheus(tmp_path, targets, rule_files=rules) as prom:
             prom.wait_for(f'slo:events:counter5m_before{{slo="{SLO}"}}')
             record(100, 20)
-            wait_value(prom, f'slo:period_events:increase{{slo="{SLO}"}}', 100)
+            prom.wait_value(f'slo:period_events:increase{{slo="{SLO}"}}', 100)
         # Prometheus is down: no scrape, no evaluation. The agents go on, with a new model.
         record(40, 5)
         record(10, 5, model="model-z")
         time.sleep(8)  # several steps and evaluations missed
         with running_prometheus(tmp_path, targets, rule_files=rules) as prom:
-            wait_value(prom, f'slo:period_events:increase{{slo="{SLO}"}}', 150)
-            assert value(prom, f'slo:period_bad_events:increase{{slo="{SLO}"}}') == 30
-            wait_value(prom, f'slo:events:increase1h{{slo="{SLO}"}}', 150)
-            assert value(prom, f'slo:bad_events:increase1h{{slo="{SLO}"}}') == 30
+            prom.wait_value(f'slo:period_events:increase{{slo="{SLO}"}}', 150)
+            assert prom.value(f'slo:period_bad_events:increase{{slo="{SLO}"}}') == 30
+            prom.wait_value(f'slo:events:increase1h{{slo="{SLO}"}}', 150)
+            assert prom.value(f'slo:bad_events:increase1h{{slo="{SLO}"}}') == 30
             time.sleep(4)  # a few more steps: nothing counted twice
-            assert value(prom, f'slo:period_events:increase{{slo="{SLO}"}}') == 150
-            assert value(prom, f'slo:events:increase1h{{slo="{SLO}"}}') == 150
+            assert prom.value(f'slo:period_events:increase{{slo="{SLO}"}}') == 150
+            assert prom.value(f'slo:events:increase1h{{slo="{SLO}"}}') == 150
             # 20% bad against a 10% budget: a burn, but no page before the 5m window...
             assert prom.query('ALERTS{alertname="SLOEventsAbsent"}') == []
 
@@ -258,9 +241,9 @@ def test_rules_at_a_realistic_interval_count_every_run(tmp_path: Path, promtool:
         def latest(expr: str) -> tuple[float, float | None]:
             """The last recorded value of ``expr`` and when it was evaluated (each group
             evaluates at its own offset within its interval, as in a live Prometheus)."""
-            at = value(prom, f"timestamp({expr} @ {END})")
+            at = prom.value(f"timestamp({expr} @ {END})")
             assert at is not None and END - 5 * MINUTE < at <= END, (expr, at)
-            return at, value(prom, f"{expr} @ {END}")
+            return at, prom.value(f"{expr} @ {END}")
 
         for window, seconds in (("5m", 5 * MINUTE), ("1h", HOUR), ("6h", 6 * HOUR)):
             for kind, outcome in (("events", None), ("bad_events", "rejected")):

@@ -56,24 +56,6 @@ def query_expr(block: str) -> str:
     return match.group(1)
 
 
-def value(prom: Prometheus, expr: str) -> float | None:
-    result = prom.query(expr)
-    assert len(result) <= 1, result
-    return float(result[0]["value"][1]) if result else None
-
-
-def wait_value(prom: Prometheus, expr: str, expected: float, timeout: float = 30) -> None:
-    """Poll until ``expr`` reads ``expected``; fail with the last reading."""
-    deadline = time.monotonic() + timeout
-    got = None
-    while time.monotonic() < deadline:
-        got = value(prom, expr)
-        if got == expected:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{expr} read {got}, not {expected}, within {timeout}s")
-
-
 def firing(prom: Prometheus) -> set[tuple[str, ...]]:
     """(alertname, slo, severity, long_window or policy) of every firing alert."""
     return {
@@ -171,13 +153,13 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
         # `sleep 30` and the query: 0.2 over the hour, 25 runs, 5 bad.
         expr = query_expr(block)
         assert expr == f'slo:sli_error:ratio_rate1h{{slo="{SLO}"}}'
-        wait_value(prom, expr, 0.2)
-        assert value(prom, f'slo:events:increase1h{{slo="{SLO}"}}') == 25
-        assert value(prom, f'slo:bad_events:increase1h{{slo="{SLO}"}}') == 5
+        prom.wait_value(expr, 0.2)
+        assert prom.value(f'slo:events:increase1h{{slo="{SLO}"}}') == 25
+        assert prom.value(f'slo:bad_events:increase1h{{slo="{SLO}"}}') == 5
         # The next step: the period holds all 25 runs; the budget is spent, exactly.
-        wait_value(prom, f'slo:period_events:increase{{slo="{SLO}"}}', 25)
-        assert value(prom, f'slo:period_bad_events:increase{{slo="{SLO}"}}') == 5
-        wait_value(prom, f'slo:period_error_budget_remaining:ratio{{slo="{SLO}"}}', 0)
+        prom.wait_value(f'slo:period_events:increase{{slo="{SLO}"}}', 25)
+        assert prom.value(f'slo:period_bad_events:increase{{slo="{SLO}"}}') == 5
+        prom.wait_value(f'slo:period_error_budget_remaining:ratio{{slo="{SLO}"}}', 0)
         announced = {
             ("ErrorBudgetExhausted", SLO, "ticket", ""),
             ("ErrorBudgetBurn", SLO, "ticket", "16h50m"),
@@ -189,8 +171,8 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
         # Step 6: the fast burn.
         assert "--count 176" in burst
         subprocess.run(["bash", "-c", burst], env=env, check=True, capture_output=True)
-        wait_value(prom, f'slo:events:increase1h{{slo="{SLO}"}}', 201)
-        assert value(prom, f'slo:bad_events:increase1h{{slo="{SLO}"}}') == 181
+        prom.wait_value(f'slo:events:increase1h{{slo="{SLO}"}}', 201)
+        assert prom.value(f'slo:bad_events:increase1h{{slo="{SLO}"}}') == 181
         wait_firing(
             prom,
             announced
