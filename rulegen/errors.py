@@ -25,9 +25,16 @@ class SpecError:
 
 @dataclass
 class SpecErrors(Exception):  # noqa: N818 - a collection of SpecError, named for what it holds
-    """Every problem found while loading or validating a set of specs."""
+    """Every problem found while loading or validating a set of specs, each once.
+
+    A problem found twice (a workflow-level field checked for each SLO that inherits it) is
+    one problem: it is kept once, where it was first found.
+    """
 
     errors: list[SpecError] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.errors = list(dict.fromkeys(self.errors))
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in sorted(self.errors))

@@ -292,6 +292,7 @@ class _Resolver:
     def workflow(self) -> Workflow:
         spec = self.spec
         self._check_labels(spec.labels, ("labels",))
+        self._check_labels(spec.alerting.labels, ("alerting", "labels"))
         dimensions = []
         for name, dim in spec.dimensions.items():
             if name in names.RESERVED_LABELS or name.startswith("__"):
@@ -604,7 +605,8 @@ class _Resolver:
                     annotations=dict(sorted(given.annotations.items())),
                 )
             )
-        self._check_labels(alerting.labels, (*loc, "alerting", "labels"))
+        if spec.alerting is not None:  # the workflow's own are checked with the workflow
+            self._check_labels(spec.alerting.labels, (*loc, "alerting", "labels"))
         return tuple(out)
 
     def _tier_windows(

@@ -51,6 +51,24 @@ def test_validate_reports_unknown_outcome_with_line(tmp_path: Path) -> None:
     )
 
 
+def test_validate_prints_and_counts_an_inherited_error_once(tmp_path: Path) -> None:
+    """A workflow-level error that every SLO inherits is one error: printed once, counted once."""
+    (tmp_path / "a.yaml").write_text(
+        "apiVersion: agent-slo/v1\nworkflow: a\nperiod: 36h\nalerting:\n  labels: {slo: x}\n"
+        "slos:\n  - name: one\n    sli: {outcomes: {}}\n  - name: two\n    sli: {outcomes: {}}\n"
+    )
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "a.yaml")])
+    assert result.exit_code == 1
+    lines = result.output.removeprefix("Error: ").splitlines()
+    assert lines == [
+        f"{tmp_path}/a.yaml:3: period: the period must be a whole number of days or weeks "
+        "(e.g. 7d, 28d, 4w)",
+        f"{tmp_path}/a.yaml:5: alerting.labels.slo: label 'slo' is set by agent-slo; "
+        "choose another name",
+        "2 errors found; nothing was generated",
+    ]
+
+
 def test_validate_without_specs_is_an_error(tmp_path: Path) -> None:
     """A directory with no spec files is an error, never silent success."""
     result = CliRunner().invoke(main, ["validate", str(tmp_path)])
