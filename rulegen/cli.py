@@ -28,13 +28,16 @@ class DomainFailure(click.ClickException):
     exit_code = 1
 
 
-def _load(paths: tuple[str, ...]) -> list[Workflow]:
+def _load(paths: tuple[str, ...], consequence: str = "") -> list[Workflow]:
+    """The workflows of ``paths``; on invalid specs, every error, their count and
+    ``consequence``, what the command did not do because of them."""
     try:
         return pipeline.load(paths or (DEFAULT_SPECS,))
     except SpecErrors as exc:
         count = len(exc.errors)
+        found = f"{count} error{'s' if count != 1 else ''} found"
         raise DomainFailure(
-            f"{exc}\n{count} error{'s' if count != 1 else ''} found; nothing was generated"
+            f"{exc}\n{found}; {consequence}" if consequence else f"{exc}\n{found}"
         ) from exc
 
 
@@ -84,7 +87,7 @@ def generate(paths: tuple[str, ...], out_dir: Path, check: bool) -> None:
     Writes rules/<workflow>.rules.yml (recording rules and alerts) and
     tests/<slo>.test.yml (run them with `promtool test rules`). Output is byte-stable.
     """
-    workflows = _load(paths)
+    workflows = _load(paths, "nothing was generated")
     try:
         generated = pipeline.generate(workflows)
     except GenerateError as exc:
@@ -176,7 +179,7 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and not listen_wide:
         raise click.UsageError(f"--host {host} listens beyond this machine: add --listen-wide")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    catalog = Catalog.from_model(_load((specs,)))
+    catalog = Catalog.from_model(_load((specs,), "the exporter did not start"))
     tokens = _parse_tokens(
         (tokens_file.read_text(encoding="utf-8") if tokens_file else "")
         + "\n"
@@ -442,7 +445,7 @@ def gate(
     from rulegen import gate as gates  # noqa: PLC0415 - only this command needs it
     from rulegen.promapi import Prometheus  # noqa: PLC0415
 
-    slos = {s.name: s for w in _load((specs,)) for s in w.slos}
+    slos = {s.name: s for w in _load((specs,), "no decision was made") for s in w.slos}
     if slo_name not in slos:
         raise click.UsageError(f"unknown SLO {slo_name!r} (known: {', '.join(sorted(slos))})")
     spec = gates.CanarySpec(canary, canary_window, min_runs, alpha, max_burn) if canary else None
@@ -468,7 +471,7 @@ def _prometheus_report(
     from rulegen import report as reports  # noqa: PLC0415 - only this command needs them
     from rulegen.promapi import Prometheus, PrometheusError  # noqa: PLC0415
 
-    slos = [s for w in _load((specs,)) for s in w.slos]
+    slos = [s for w in _load((specs,), "nothing was reported") for s in w.slos]
     if slo_name is not None:
         slos = [s for s in slos if s.name == slo_name]
         if not slos:

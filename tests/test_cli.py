@@ -35,7 +35,8 @@ def test_validate_reports_every_error(tmp_path: Path) -> None:
     assert f"{tmp_path}/a.yaml:5: slos[0].objective: must be below 100, got 101" in out
     assert f"{tmp_path}/b.yaml:3: period: invalid duration '3days'" in out
     assert f"{tmp_path}/b.yaml:1: slos: required field is missing" in out
-    assert "3 errors found; nothing was generated" in out
+    assert out.rstrip().endswith("\n3 errors found")
+    assert "generated" not in out
 
 
 def test_validate_reports_unknown_outcome_with_line(tmp_path: Path) -> None:
@@ -65,8 +66,17 @@ def test_validate_prints_and_counts_an_inherited_error_once(tmp_path: Path) -> N
         "(e.g. 7d, 28d, 4w)",
         f"{tmp_path}/a.yaml:5: alerting.labels.slo: label 'slo' is set by agent-slo; "
         "choose another name",
-        "2 errors found; nothing was generated",
+        "2 errors found",
     ]
+
+
+def test_generate_says_nothing_was_generated(tmp_path: Path) -> None:
+    """generate on an invalid spec counts the errors, says it wrote nothing, and exits 1."""
+    (tmp_path / "a.yaml").write_text("apiVersion: agent-slo/v1\nworkflow: a\n")
+    result = CliRunner().invoke(main, ["generate", str(tmp_path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.output.rstrip().endswith("\n1 error found; nothing was generated")
+    assert not (tmp_path / "out").exists()
 
 
 def test_validate_without_specs_is_an_error(tmp_path: Path) -> None:
