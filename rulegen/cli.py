@@ -49,7 +49,13 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-def validate(paths: tuple[str, ...]) -> None:
+@click.option(
+    "--notes",
+    "show_notes",
+    is_flag=True,
+    help="Also print the notes on alert tiers adapted to low objectives (generate prints them).",
+)
+def validate(paths: tuple[str, ...], show_notes: bool) -> None:
     """Check spec files (default: slo-specs/) and report every error at once.
 
     Each error names the file, the line and the field, and says what is expected.
@@ -57,11 +63,14 @@ def validate(paths: tuple[str, ...]) -> None:
     """
     workflows = _load(paths)
     slos = sum(len(w.slos) for w in workflows)
-    for wf in workflows:
-        for slo in wf.slos:
-            for note in slo.notes:
-                click.echo(f"note: {note}", err=True)
-    click.echo(f"ok: {len(workflows)} workflow(s), {slos} SLO(s)")
+    notes = [note for wf in workflows for slo in wf.slos for note in slo.notes]
+    if show_notes:
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
+    summary = f"ok: {len(workflows)} workflow(s), {slos} SLO(s)"
+    if notes and not show_notes:
+        summary += f"; {len(notes)} note(s) on adapted alert tiers (see validate --notes)"
+    click.echo(summary)
 
 
 @main.command()

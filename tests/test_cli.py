@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 from click.testing import CliRunner
 
+from rulegen import pipeline
 from rulegen.cli import main
 
+REPO = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "cases"
 SPEC = GOLDEN / "outcomes-30d" / "spec.yaml"
 
@@ -131,6 +135,46 @@ def test_generate_prints_adaptation_notes(tmp_path: Path) -> None:
         "burn factor 14.4 needs 288% errors, more than can happen; it fires at 90% errors "
         "instead, a 4.5x burn, which spends 0.625% of the 7d budget in 14m rather than 2%"
     ) in result.output
+
+
+def test_validate_counts_the_notes_and_prints_them_on_request() -> None:
+    """validate says how many notes there are; with --notes it prints each, as generate does."""
+    spec = str(GOLDEN / "low-80-7d-tightening" / "spec.yaml")
+    quiet = CliRunner().invoke(main, ["validate", spec])
+    assert quiet.exit_code == 0
+    assert "note:" not in quiet.output
+    assert (
+        "ok: 1 workflow(s), 1 SLO(s); 4 note(s) on adapted alert tiers (see validate --notes)"
+        in (quiet.output)
+    )
+    loud = CliRunner().invoke(main, ["validate", "--notes", spec])
+    assert loud.exit_code == 0
+    notes = [line for line in loud.stderr.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 4
+    assert notes[0].startswith("note: SLO 'code-review-acceptance', tier page_fast, objective 80%")
+    assert loud.stdout == "ok: 1 workflow(s), 1 SLO(s)\n"
+
+
+def test_scripts_run_prints_each_note_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent-slo commands scripts/run runs before serving print every note exactly once."""
+    monkeypatch.chdir(REPO)
+    commands = [
+        shlex.split(line)[1:]
+        for line in (REPO / "scripts" / "run").read_text().splitlines()
+        if line.startswith(".venv/bin/agent-slo ")
+    ]
+    assert commands, "scripts/run runs no agent-slo command before serving"
+    printed: list[str] = []
+    for args in commands:
+        into_tmp = [str(tmp_path) if a == "generated" else a for a in args]
+        result = CliRunner().invoke(main, into_tmp)
+        assert result.exit_code == 0, result.output
+        printed += [line for line in result.output.splitlines() if line.startswith("note: ")]
+    expected = [
+        f"note: {n}" for wf in pipeline.load(["slo-specs"]) for s in wf.slos for n in s.notes
+    ]
+    assert expected
+    assert sorted(printed) == sorted(expected)
 
 
 def test_schema_is_valid_and_accepts_the_specs() -> None:
