@@ -365,6 +365,12 @@ class _Resolver:
         phases = self._phases(loc, spec)
         if spec.policies is not None:
             self._check_policies(spec.policies, (*loc, "policies"))
+        if spec.alerting is not None and spec.alerting.zero_tolerance is not None:
+            self.error(
+                (*loc, "alerting", "zero_tolerance"),
+                "the zero-tolerance alert is one for the whole workflow: set it in the "
+                "workflow's alerting",
+            )
         alerting = _merge_alerting(wf.alerting, spec.alerting)
         tiers = self._tiers(loc, spec, alerting, (period, period_loc), phases)
         low_traffic = alerting.low_traffic

@@ -118,11 +118,20 @@ class RiskTier(StrEnum):
 class DimensionSpec(_Strict):
     """A label the exporter accepts on outcomes, with a cap on distinct values."""
 
-    description: str = ""
-    max_values: int = Field(default=50, ge=1, le=10_000)
+    description: str = Field(default="", description="What the dimension tells, for readers.")
+    max_values: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="Most distinct values the exporter keeps, `values` included; later values "
+        "are folded into `other`.",
+    )
     values: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = Field(
         default_factory=list,
-        description="Values known in advance; the exporter pre-initialises their series at 0.",
+        description="Values known in advance: the exporter exports their series (with every "
+        "outcome, and `unknown` for a run that gives none) at 0 from the start, so even their "
+        "first run is counted. Other values are accepted too, up to max_values; their series "
+        "appear with their first run.",
     )
 
 
@@ -167,9 +176,17 @@ class RatioSLISpec(_Strict):
 class SLISpec(_Strict):
     """Exactly one way of telling good events from bad ones."""
 
-    outcomes: OutcomesSLISpec | None = None
-    latency: LatencySLISpec | None = None
-    ratio: RatioSLISpec | None = None
+    outcomes: OutcomesSLISpec | None = Field(
+        default=None,
+        description="Runs by outcome, from agent_outcomes_total (`outcomes: {}`: every outcome "
+        "not classed good spends budget).",
+    )
+    latency: LatencySLISpec | None = Field(
+        default=None, description="Runs by duration, from agent_run_duration_seconds."
+    )
+    ratio: RatioSLISpec | None = Field(
+        default=None, description="Any Prometheus counters: bad (or good) events over all events."
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SLISpec:
@@ -185,25 +202,61 @@ class SLISpec(_Strict):
 class TighteningStep(_Strict):
     """From ``date`` (00:00 UTC) on, the objective is ``objective``."""
 
-    date: dt.date
-    objective: Percent
+    date: dt.date = Field(
+        description="The day (YYYY-MM-DD, from 00:00 UTC) the objective takes effect; steps are "
+        "listed in increasing date order."
+    )
+    objective: Percent = Field(
+        description="The objective from that day on, in percent; never lower than the one before."
+    )
 
 
 class AlertTierSpec(_Strict):
     """One multiwindow burn-rate alert: fire when both windows burn faster than the factor."""
 
-    enabled: bool = True
-    severity: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    enabled: bool = Field(
+        default=True,
+        description="`false` switches the tier off (so does `false` in place of the tier).",
+    )
+    severity: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="The alert's `severity` label. Default: `page` for page_fast and page_slow "
+        "(`ticket` on a low-risk workflow), `ticket` for the others and for new tiers.",
+    )
     budget_percent: Annotated[Decimal, Field(gt=0, le=100)] | None = Field(
         default=None,
-        description="Share of the period's budget that, burned within the long window, fires.",
+        description="Share of the period's budget that, burned within the long window, fires. "
+        "Defaults: page_fast 2, page_slow 5, ticket_fast 10, ticket_slow 10; a new tier must "
+        "give it.",
     )
-    long_window: Duration | None = None
-    short_window: Duration | None = None
-    for_: Duration | None = Field(default=None, alias="for")
-    min_bad_events: int | None = Field(default=None, ge=0)
-    labels: Labels = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    long_window: Duration | None = Field(
+        default=None,
+        description="The long window. Default: the tier's 30-day window (1h, 6h, 1d, 3d) scaled "
+        "to the period; a new tier must give it. Whole minutes; over 1h, a multiple of 5m.",
+    )
+    short_window: Duration | None = Field(
+        default=None,
+        description="The short window, which must burn too, so the alert stops soon after the "
+        "burn does. Default: the tier's, scaled to the period (a twelfth of long_window when "
+        "long_window is given).",
+    )
+    for_: Duration | None = Field(
+        default=None,
+        alias="for",
+        description="How long the condition must hold before the alert fires (Prometheus "
+        "`for`). Default: at once.",
+    )
+    min_bad_events: int | None = Field(
+        default=None,
+        ge=0,
+        description="Bad events needed in the long window before this tier fires. Default: "
+        "alerting.low_traffic.min_bad_events, else by risk tier (low 5, medium 3, high 2).",
+    )
+    labels: Labels = Field(default_factory=dict, description="Labels added to this tier's alert.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations added to this tier's alert (they override the generated ones).",
+    )
 
 
 class LowTrafficSpec(_Strict):
@@ -225,18 +278,29 @@ class LowTrafficSpec(_Strict):
 class ZeroToleranceSpec(_Strict):
     """The alert on any single zero-tolerance outcome."""
 
-    enabled: bool = True
-    severity: str = "page"
-    labels: Labels = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = Field(
+        default=True, description="`false`: no ZeroToleranceOutcome alert for this workflow."
+    )
+    severity: str = Field(default="page", description="The alert's `severity` label.")
+    labels: Labels = Field(
+        default_factory=dict, description="Labels added to the alert, over alerting.labels."
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations added to the alert, over alerting.annotations (they override "
+        "the generated ones).",
+    )
 
 
 class AbsenceSpec(_Strict):
     """The alert on an SLO whose events have stopped."""
 
-    enabled: bool = True
-    after: Duration = "1d"
-    severity: str = "ticket"
+    enabled: bool = Field(default=True, description="`false` switches the alert off.")
+    after: Duration = Field(
+        default="1d",
+        description="Fire after this long without any event (SLOEventsAbsent); at most the period.",
+    )
+    severity: str = Field(default="ticket", description="The alert's `severity` label.")
 
 
 class AlertingSpec(_Strict):
@@ -247,21 +311,45 @@ class AlertingSpec(_Strict):
         description="Burn-rate tiers by name. The defaults are page_fast, page_slow, "
         "ticket_fast and ticket_slow; `false` switches one off; new names add tiers.",
     )
-    labels: Labels = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    runbook_url: str | None = None
-    dashboard_url: str | None = None
+    labels: Labels = Field(
+        default_factory=dict,
+        description="Labels added to the alerts (burn, exhausted budget, policies, silence; "
+        "in the workflow's alerting, zero tolerance too), not to recorded series.",
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations added to the same alerts (they override the generated ones).",
+    )
+    runbook_url: str | None = Field(
+        default=None,
+        description="The `runbook_url` annotation of the burn, exhausted-budget, policy and "
+        "silence alerts.",
+    )
+    dashboard_url: str | None = Field(
+        default=None,
+        description="The `dashboard_url` annotation of the burn, exhausted-budget, policy and "
+        "silence alerts.",
+    )
     unreachable: Literal["adapt", "error"] | None = Field(
         default=None,
-        description="A tier whose threshold exceeds 100% errors: lower it (adapt) or fail.",
+        description="A tier whose threshold exceeds 100% errors: lower it to "
+        "adapted_threshold_percent (adapt, the default) or fail validation (error).",
     )
     adapted_threshold_percent: Percent | None = Field(
         default=None, description="The error rate an adapted tier fires at. Default 90."
     )
-    low_traffic: LowTrafficSpec | None = None
-    zero_tolerance: ZeroToleranceSpec | None = None
+    low_traffic: LowTrafficSpec | None = Field(
+        default=None, description="Guards that keep a handful of runs from firing alerts."
+    )
+    zero_tolerance: ZeroToleranceSpec | None = Field(
+        default=None,
+        description="The alert on any single zero-tolerance outcome (in the workflow's alerting "
+        "only: it is one alert for the whole workflow).",
+    )
     absence: AbsenceSpec | None = Field(
-        default=None, description="`false` switches the alert off, `true` keeps the default."
+        default=None,
+        description="SLOEventsAbsent, the alert on an SLO whose events have stopped; `false` "
+        "switches it off, `true` keeps the default.",
     )
 
     @field_validator("tiers", mode="before")
@@ -290,11 +378,25 @@ class PolicySpec(_Strict):
     lower budget_remaining_below) and has no milder severity (ticket < page).
     """
 
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-    failure_rate_above: PercentInclusive | None = None
-    budget_remaining_below: Annotated[Decimal, Field(le=100)] | None = None
-    action: Annotated[str, StringConstraints(min_length=1)]
-    severity: str = "ticket"
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)] = Field(
+        description="The policy's name (its alert's `policy` label), unique in the list."
+    )
+    failure_rate_above: PercentInclusive | None = Field(
+        default=None,
+        description="Fires while more than this percentage of the period's runs are bad.",
+    )
+    budget_remaining_below: Annotated[Decimal, Field(le=100)] | None = Field(
+        default=None,
+        description="Fires while less than this percentage of the period's budget remains "
+        "(0: spent; negative: overspent by that much).",
+    )
+    action: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="What the threshold demands; in the alert's summary and `action` annotation."
+    )
+    severity: str = Field(
+        default="ticket",
+        description="The alert's `severity` label (ticket < page; others are not compared).",
+    )
 
     @model_validator(mode="after")
     def _one_condition(self) -> PolicySpec:
@@ -308,44 +410,109 @@ class PolicySpec(_Strict):
 class AutonomySpec(_Strict):
     """Autonomy a workflow earns by staying inside its budget."""
 
-    days_in_budget: int = Field(ge=1, le=3650)
-    grant: Annotated[str, StringConstraints(min_length=1)]
+    days_in_budget: int = Field(
+        ge=1, le=3650, description="Days the budget must not have run out before the grant."
+    )
+    grant: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="The autonomy granted, in words (e.g. one reviewer instead of two)."
+    )
 
 
 class SLOSpec(_Strict):
     """One objective of a workflow."""
 
-    name: Slug
-    description: str = ""
-    labels: Labels = Field(default_factory=dict)
-    objective: Percent | None = Field(default=None, description="Default: from the risk tier.")
-    period: Duration | None = None
-    sli: SLISpec
-    tightening: list[TighteningStep] = Field(default_factory=list)
-    alerting: AlertingSpec | None = None
-    policies: list[PolicySpec] | None = None
-    exhausted_action: str | None = None
+    name: Slug = Field(
+        description="Unique across all specs: the `slo` label of its series and alerts, and the "
+        "name of its generated files."
+    )
+    description: str = Field(default="", description="What the SLO promises; on the dashboard.")
+    labels: Labels = Field(
+        default_factory=dict,
+        description="Labels added to the SLO's series and alerts, over the workflow's.",
+    )
+    objective: Percent | None = Field(
+        default=None,
+        description="Percent of runs that must be good. Default: by risk tier (low 90, medium "
+        "95, high 99).",
+    )
+    period: Duration | None = Field(
+        default=None,
+        description="The budget period, a whole number of days or weeks. Default: the workflow's.",
+    )
+    sli: SLISpec = Field(description="How good and bad runs are told apart: exactly one kind.")
+    tightening: list[TighteningStep] = Field(
+        default_factory=list,
+        description="Objectives that take effect on later dates, without regenerating.",
+    )
+    alerting: AlertingSpec | None = Field(
+        default=None,
+        description="Overrides of the workflow's alerting for this SLO: its fields are laid "
+        "over the workflow's; tiers, labels and annotations merge by name.",
+    )
+    policies: list[PolicySpec] | None = Field(
+        default=None,
+        description="This SLO's policies, instead of the workflow's (`[]`: none).",
+    )
+    exhausted_action: str | None = Field(
+        default=None, description="What a spent budget demands. Default: the workflow's."
+    )
 
 
 class WorkflowSpec(_Strict):
     """A spec file: one workflow and its SLOs."""
 
-    api_version: Literal["agent-slo/v1"] = Field(alias="apiVersion")
-    workflow: Annotated[str, StringConstraints(pattern=_WORKFLOW, max_length=120)]
-    description: str = ""
-    tier: RiskTier = RiskTier.MEDIUM
-    period: Duration = "30d"
-    labels: Labels = Field(default_factory=dict)
+    api_version: Literal["agent-slo/v1"] = Field(
+        alias="apiVersion", description="The format version: agent-slo/v1."
+    )
+    workflow: Annotated[str, StringConstraints(pattern=_WORKFLOW, max_length=120)] = Field(
+        description="The workflow's name: the `workflow` label agents record outcomes under. "
+        "One spec per workflow."
+    )
+    description: str = Field(default="", description="What the workflow does; on its dashboard.")
+    tier: RiskTier = Field(
+        default=RiskTier.MEDIUM,
+        description="How much harm a bad run does: the default objective (low 90%, medium 95%, "
+        "high 99%), whether fast burns page (medium, high) or open tickets (low), and bad runs "
+        "needed before a burn alert (5, 3, 2).",
+    )
+    period: Duration = Field(
+        default="30d",
+        description="The budget period of its SLOs, a whole number of days or weeks (7d, 28d, "
+        "30d, 4w).",
+    )
+    labels: Labels = Field(
+        default_factory=dict,
+        description="Labels added to every series and alert of its SLOs (team, owner, ...).",
+    )
     outcomes: dict[OutcomeName, OutcomeClass] = Field(
         default_factory=dict,
-        description="Outcomes added to the default taxonomy, or default ones reclassified.",
+        description="Outcome name to class (good, bad or zero_tolerance), e.g. "
+        "`{wrong_result: bad}`: outcomes added to the default taxonomy, or default ones "
+        "reclassified. Which outcomes an SLO counts as bad is its sli.outcomes.bad.",
     )
-    dimensions: dict[LabelName, DimensionSpec] = Field(default_factory=dict)
-    alerting: AlertingSpec = Field(default_factory=AlertingSpec)
-    policies: list[PolicySpec] = Field(default_factory=list)
-    exhausted_action: str = "Freeze changes to prompts, models and tools until the budget recovers."
-    autonomy: list[AutonomySpec] = Field(default_factory=list)
-    slos: list[SLOSpec] = Field(min_length=1)
+    dimensions: dict[LabelName, DimensionSpec] = Field(
+        default_factory=dict,
+        description="Labels agents may add to outcomes (model, task, prompt_version, ...); "
+        "the exporter refuses others.",
+    )
+    alerting: AlertingSpec = Field(
+        default_factory=AlertingSpec, description="Alerting for every SLO of the workflow."
+    )
+    policies: list[PolicySpec] = Field(
+        default_factory=list,
+        description="Thresholds and the actions they demand, mildest first, for every SLO "
+        "that does not list its own.",
+    )
+    exhausted_action: str = Field(
+        default="Freeze changes to prompts, models and tools until the budget recovers.",
+        description="What a spent budget demands: the `action` of ErrorBudgetExhausted.",
+    )
+    autonomy: list[AutonomySpec] = Field(
+        default_factory=list,
+        description="Autonomy the workflow earns by days inside its budget, for readers and "
+        "release processes (`agent-slo gate --require-days-in-budget N` checks the days).",
+    )
+    slos: list[SLOSpec] = Field(min_length=1, description="The workflow's SLOs, at least one.")
 
 
 def json_schema() -> dict[str, Any]:

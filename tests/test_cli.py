@@ -194,6 +194,29 @@ def test_schema_is_valid_and_accepts_the_specs() -> None:
             assert errors == [], f"{path}: {errors}"
 
 
+def _properties(node: object, where: str) -> list[tuple[str, dict[str, object]]]:
+    """Every property declared anywhere in a JSON Schema, with where it is."""
+    found: list[tuple[str, dict[str, object]]] = []
+    if isinstance(node, dict):
+        for name, prop in node.get("properties", {}).items():
+            found.append((f"{where}.{name}", prop))
+        for key, value in node.items():
+            found += _properties(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _properties(value, f"{where}[{i}]")
+    return found
+
+
+def test_schema_describes_every_property() -> None:
+    """Every property of the printed JSON Schema has a non-empty description."""
+    schema = json.loads(CliRunner().invoke(main, ["schema"]).output)
+    properties = _properties(schema, "")
+    assert len(properties) >= 70
+    undescribed = [where for where, prop in properties if not prop.get("description")]
+    assert undescribed == []
+
+
 def test_schema_rejects_what_validate_rejects() -> None:
     """The schema refuses an unknown field and an out-of-range objective."""
     schema = json.loads(CliRunner().invoke(main, ["schema"]).output)
