@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from rulegen.errors import SpecError, SpecErrors
 from rulegen.spec import API_VERSION, PATTERN_WORDS, WorkflowSpec
+from rulegen.taxonomy import OutcomeClass
 
 __all__ = ["Document", "Loc", "discover", "format_loc", "load_files", "load_text"]
 
@@ -295,7 +296,45 @@ def _lower(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
+def _outcome_class(err: Any) -> str | None:
+    """For a workflow's ``outcomes:``: the form expected, with what was written rewritten in it.
+
+    ``outcomes:`` maps outcome names to classes (``wrong_result: bad``); the natural guess
+    ``bad: [wrong_result]`` is the form of an SLO's ``sli.outcomes``.
+    """
+    loc: Loc = tuple(err["loc"])
+    classes = [c.value for c in OutcomeClass]
+    if loc == ("outcomes",) and err["type"] == "dict_type":
+        return (
+            f"expected a mapping of outcome to class ({', '.join(classes)}), found "
+            f"{_kind_of(err['input'])}: e.g. `outcomes: {{wrong_result: bad}}`"
+        )
+    if len(loc) != 2 or loc[0] != "outcomes" or err["type"] != "enum":
+        return None
+    name, given = str(loc[1]), err["input"]
+    if name in classes and isinstance(given, list | str):
+        listed = [str(o) for o in given] if isinstance(given, list) else [given]
+        example = ", ".join(f"{o}: {name}" for o in listed) or f"my_outcome: {name}"
+        written = f"{name}: [...]" if isinstance(given, list) else f"{name}: {given}"
+        where = (
+            " (an SLO's bad outcomes are listed in its sli.outcomes.bad)"
+            if name == OutcomeClass.BAD
+            else ""
+        )
+        return (
+            f"'outcomes:' maps each outcome to its class: write `outcomes: {{{example}}}`, "
+            f"not `{written}`{where}"
+        )
+    return (
+        f"invalid class {given!r} for outcome '{name}': expected one of "
+        f"{', '.join(classes)} (e.g. `{name}: bad`)"
+    )
+
+
 def _message(err: Any) -> str:
+    hint = _outcome_class(err)
+    if hint is not None:
+        return hint
     special = _MESSAGES.get(err["type"])
     if special is not None:
         return special(err)
