@@ -6,9 +6,9 @@ a retried batch is counted once. When the queue is full the oldest events are dr
 counted in ``dropped``; nothing is raised into the agent's path unless ``strict=True``.
 
     client = OutcomeClient("http://127.0.0.1:9464", token=os.environ.get("AGENT_SLO_TOKEN"))
-    client.record("support-triage", "success", model="model-a")
+    client.record("support-triage", "success", model="triage-small")
 
-    with client.run("support-triage", on_error="timeout", model="model-a") as run:
+    with client.run("support-triage", on_error="timeout", model="triage-small") as run:
         answer = agent.handle(ticket)
         if needs_human(answer):
             run.outcome = "escalated"

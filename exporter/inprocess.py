@@ -5,7 +5,7 @@ prometheus_client's default). Counters live in the process: no durability across
 which the generated rules tolerate as counter resets.
 
     recorder = InProcessRecorder(registry, dimensions=("model",), buckets=(1, 5, 30, 120))
-    recorder.record("support-triage", "success", model="model-a")
+    recorder.record("support-triage", "success", model="triage-small")
 """
 
 from __future__ import annotations
