@@ -224,6 +224,44 @@ def serve(
         logging.getLogger("agent_slo.exporter").info("agent-slo exporter stopped")
 
 
+@main.command()
+@click.option(
+    "--listen",
+    default="127.0.0.1:9095",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to listen (the example Alertmanager routing sends to 127.0.0.1:9095).",
+)
+def webhook(listen: str) -> None:
+    """Receive Alertmanager's notifications and print one line per alert.
+
+    Each line gives the status, the receiver, the alert name, its severity, SLO (and tier
+    window, policy or outcome), when it started and its summary. Runs until Ctrl-C or SIGTERM.
+    """
+    import signal  # noqa: PLC0415 - only the services need these
+    import threading  # noqa: PLC0415
+
+    from exporter.server import serve_until_stopped  # noqa: PLC0415
+    from rulegen.webhook import make_server  # noqa: PLC0415
+
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.UsageError(f"--listen {listen!r}: expected HOST:PORT, e.g. 127.0.0.1:9095")
+    try:
+        server = make_server(host.strip("[]"), int(port), sys.stdout, sys.stderr)
+    except OSError as exc:
+        raise DomainFailure(f"cannot listen on {listen}: {exc}") from exc
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo(
+        f"agent-slo webhook listening on http://{host}:{server.server_port}: "
+        "one line per alert Alertmanager sends",
+        err=True,
+    )
+    serve_until_stopped(server, stop)
+
+
 def _parse_tokens(text: str) -> dict[str, frozenset[str] | None]:
     tokens: dict[str, frozenset[str] | None] = {}
     for raw in text.splitlines():

@@ -4,6 +4,7 @@ Alertmanager, and the example Alertmanager routing pointed at it."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import threading
 import time
@@ -89,12 +90,12 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise AssertionError(f"{url} did not come up")
 
 
-def alertmanager_config(webhook: Webhook) -> dict[str, Any]:
-    """The example routing, pointed at the test's webhook, with test-sized waits."""
+def alertmanager_config(receiver_port: int) -> dict[str, Any]:
+    """The example routing, pointed at a receiver on ``receiver_port``, with test-sized waits."""
     config = yaml.safe_load(EXAMPLE.read_text())
     for receiver in config["receivers"]:
         for hook in receiver["webhook_configs"]:
-            hook["url"] = hook["url"].replace("127.0.0.1:9095", f"127.0.0.1:{webhook.port}")
+            hook["url"] = hook["url"].replace("127.0.0.1:9095", f"127.0.0.1:{receiver_port}")
 
     def shrink(route: dict[str, Any]) -> None:
         for key in ("group_wait", "group_interval"):
@@ -105,3 +106,50 @@ def alertmanager_config(webhook: Webhook) -> dict[str, Any]:
 
     shrink(config["route"])
     return config
+
+
+@contextmanager
+def running_alertmanager(folder: Path, port: int, receiver_port: int) -> Iterator[str]:
+    """A real Alertmanager on ``port`` with the example routing to ``receiver_port``; its URL."""
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    assert binary, "Alertmanager is missing: run scripts/setup"
+    (folder / "am.yml").write_text(yaml.safe_dump(alertmanager_config(receiver_port)))
+    args = [
+        binary,
+        f"--config.file={folder / 'am.yml'}",
+        f"--storage.path={folder / 'am'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    with process(args, folder / "alertmanager.log"):
+        wait_http(f"http://127.0.0.1:{port}/-/ready")
+        yield f"http://127.0.0.1:{port}"
+
+
+class ReceiverLog:
+    """What `agent-slo webhook` printed: one line per alert."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def lines(self) -> list[str]:
+        return self.path.read_text().splitlines() if self.path.exists() else []
+
+    def wait_for(self, start: str, timeout: float) -> str:
+        """The first line that starts with ``start``, waiting for it up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in self.lines() if line.startswith(start)]
+            if found:
+                return found[0]
+            time.sleep(0.2)
+        raise AssertionError(f"no line {start!r} within {timeout}s: {self.lines()}")
+
+
+@contextmanager
+def running_receiver(folder: Path, args: list[str], port: int) -> Iterator[ReceiverLog]:
+    """`agent-slo webhook` run as ``args`` (the command and its options) on ``port``."""
+    log = folder / "receiver.log"
+    with process([*args, "--listen", f"127.0.0.1:{port}"], log):
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        yield ReceiverLog(log)

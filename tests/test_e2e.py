@@ -12,8 +12,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import yaml
-from harness import Webhook, alertmanager_config, process, wait_http
+from harness import Webhook, process, running_alertmanager, wait_http
 from realprom import free_port, running_prometheus
 
 from exporter.client import OutcomeClient
@@ -69,15 +68,12 @@ def test_amtool_accepts_the_example_and_routes_as_documented() -> None:
 def test_agents_to_pager(tmp_path: Path) -> None:
     """Healthy traffic and an exporter killed and restarted mid-run send nothing; a fast burn
     pages for the right SLO; one zero-tolerance event on a new series pages."""
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    assert binary, "Alertmanager is missing: run scripts/setup"
     (tmp_path / "spec.yaml").write_text(SPEC)
     out = tmp_path / "generated"
     writer.write(out, pipeline.generate(pipeline.load([tmp_path / "spec.yaml"])).files)
     rules = sorted(out.glob("rules/*.rules.yml"))
     webhook = Webhook()
     am_port, exporter_port = free_port(), free_port()
-    (tmp_path / "am.yml").write_text(yaml.safe_dump(alertmanager_config(webhook)))
     cli = Path(sys.executable).parent / "agent-slo"
     serve = [
         str(cli), "serve", "--specs", str(tmp_path / "spec.yaml"), "--port", str(exporter_port),
@@ -86,19 +82,7 @@ def test_agents_to_pager(tmp_path: Path) -> None:
     with ExitStack() as stack:
         stack.callback(webhook.server.server_close)
         stack.callback(webhook.server.shutdown)
-        stack.enter_context(
-            process(
-                [
-                    binary,
-                    f"--config.file={tmp_path / 'am.yml'}",
-                    f"--storage.path={tmp_path / 'am'}",
-                    f"--web.listen-address=127.0.0.1:{am_port}",
-                    "--cluster.listen-address=",
-                ],
-                tmp_path / "alertmanager.log",
-            )
-        )
-        wait_http(f"http://127.0.0.1:{am_port}/-/ready")
+        stack.enter_context(running_alertmanager(tmp_path, am_port, webhook.port))
         exporter = stack.enter_context(process(serve, tmp_path / "exporter.log"))
         wait_http(f"http://127.0.0.1:{exporter_port}/readyz")
         prom = stack.enter_context(
