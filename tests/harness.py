@@ -4,6 +4,7 @@ Alertmanager, and the example Alertmanager routing pointed at it."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -135,15 +136,16 @@ class ReceiverLog:
     def lines(self) -> list[str]:
         return self.path.read_text().splitlines() if self.path.exists() else []
 
-    def wait_for(self, start: str, timeout: float) -> str:
-        """The first line that starts with ``start``, waiting for it up to ``timeout``."""
+    def wait_for(self, line: re.Pattern[str] | str, timeout: float) -> str:
+        """The first line that matches ``line`` whole (a string: that starts with it)."""
+        pattern = re.compile(re.escape(line) + ".*") if isinstance(line, str) else line
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = [line for line in self.lines() if line.startswith(start)]
+            found = [x for x in self.lines() if pattern.fullmatch(x)]
             if found:
                 return found[0]
             time.sleep(0.2)
-        raise AssertionError(f"no line {start!r} within {timeout}s: {self.lines()}")
+        raise AssertionError(f"no line {pattern.pattern!r} within {timeout}s: {self.lines()}")
 
 
 @contextmanager

@@ -39,8 +39,8 @@ def _recorded() -> list[tuple[str, dict[str, str]]]:
     """(workflow, dimensions) of every run the README records, by CLI, HTTP or Python."""
     found = []
     for line in README.splitlines():
-        if "agent-slo record " not in line:
-            continue
+        if "agent-slo record " not in line or "--workflow" not in line:
+            continue  # prose naming an option
         words = shlex.split(line.split("agent-slo record ", 1)[1].split(";")[0])
         workflow = words[words.index("--workflow") + 1]
         dims = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--dim")
