@@ -234,7 +234,7 @@ def test_schema_rejects_what_validate_rejects() -> None:
 
 def test_help_on_every_command() -> None:
     """Every command answers --help."""
-    for command in ([], ["validate"], ["generate"], ["schema"]):
+    for command in ([], ["validate"], ["generate"], ["schema"], ["webhook"]):
         result = CliRunner().invoke(main, [*command, "--help"])
         assert result.exit_code == 0
         assert "Usage:" in result.output
