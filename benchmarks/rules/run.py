@@ -1,0 +1,280 @@
+"""One run of the benchmark: data, backfill, measures at T, live Prometheus, report."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import backfill, data, rulesets
+from .live import Live, run_live
+from .measure import Accuracy, RuleCost, accuracy, time_rules
+from .prom import assemble, promtool, serving
+
+__all__ = ["Options", "Progress", "Results", "run"]
+
+REPO = Path(__file__).resolve().parents[2]
+AGENT_SLO = REPO / ".venv" / "bin" / "agent-slo"
+QUIET = {"global": {"evaluation_interval": "1m"}}  # no scrapes, no rules
+CHUNK = 8  # workflows per OpenMetrics file (imported in parallel)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to run."""
+
+    workflows: int
+    seed: int
+    repeat: int
+    work: Path
+    promtool_check: bool
+    live: bool
+    live_min_seconds: float
+    live_max_seconds: float
+    keep: bool
+
+
+class Progress:
+    """Timestamped progress lines on stderr; the time of each phase."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.phases: dict[str, float] = {}
+        self._phase_start = self.start
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.start:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def phase(self, name: str) -> None:
+        """Close the current phase under ``name``."""
+        now = time.monotonic()
+        self.phases[name] = now - self._phase_start
+        self._phase_start = now
+        self(f"{name}: {self.phases[name]:.1f} s")
+
+
+@dataclass
+class Results:
+    """Everything one run measured."""
+
+    options: Options
+    end: int
+    flows: list[data.Workflow]
+    truths: dict[str, data.Truth]
+    sets: list[rulesets.RuleSet]
+    samples_raw: int = 0
+    series_raw: int = 0
+    accuracy: dict[str, list[Accuracy]] = field(default_factory=dict)
+    costs: dict[str, list[RuleCost]] = field(default_factory=dict)
+    live: dict[str, Live] = field(default_factory=dict)
+    backfill: dict[str, Any] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+    wall: float = 0.0
+
+
+def write_data(
+    flows: Sequence[data.Workflow], schedule: data.Schedule, work: Path, seed: int, log: Progress
+) -> tuple[dict[str, data.Truth], dict[str, int], Path, int]:
+    """The raw data as blocks; the truth, the last values, the blocks' folder, samples."""
+    raw = work / "blocks" / "raw"
+    raw.mkdir(parents=True)
+    truths: dict[str, data.Truth] = {}
+    last: dict[str, int] = {}
+    imports: list[tuple[subprocess.Popen[bytes], Path]] = []
+    lines = 0
+    for n, lo in enumerate(range(0, len(flows), CHUNK)):
+        om = work / f"raw-{n}.om"
+        chunk_truths, chunk_last = data.write_workflows(flows[lo : lo + CHUNK], schedule, om, seed)
+        truths.update(chunk_truths)
+        last.update(chunk_last)
+        with om.open("rb") as f:
+            lines += sum(buf.count(b"\n") for buf in iter(lambda: f.read(1 << 24), b"")) - 2
+        out = raw / f"part-{n}"
+        cmd = [
+            "promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet",
+            "--max-block-duration=744h", str(om), str(out),
+        ]  # fmt: skip
+        imports.append((subprocess.Popen(cmd, stdout=subprocess.DEVNULL), om))
+        log(f"data: workflows {lo} to {min(len(flows), lo + CHUNK) - 1} written, importing")
+    for process, om in imports:
+        if process.wait() != 0:
+            raise RuntimeError(f"promtool could not import {om}")
+        om.unlink()
+    flat = raw / "all"
+    flat.mkdir()
+    for part in list(raw.iterdir()):
+        if part.name.startswith("part-"):
+            for block in part.iterdir():
+                shutil.move(str(block), str(flat / block.name))
+            part.rmdir()
+    return truths, last, flat, lines
+
+
+def run(options: Options, log: Progress) -> Results:
+    """The whole benchmark."""
+    work = options.work
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    end = data.data_end(int(time.time() * 1000))
+    schedule = data.Schedule.of(end)
+    flows = data.make_workflows(options.workflows, end, random.Random(options.seed))
+    data_start = end - data.PERIOD - data.HISTORY
+
+    truths, last, raw, lines = write_data(flows, schedule, work, options.seed, log)
+    log.phase("data")
+
+    sets = [
+        rulesets.agent_slo(flows, work / "agent-slo", AGENT_SLO),
+        rulesets.sloth(flows),
+        rulesets.pyrra(flows, performance=False),
+        rulesets.pyrra(flows, performance=True),
+        rulesets.naive(flows),
+    ]
+    folders = {rs.key: work / "rules" / rs.key for rs in sets}
+    files = {rs.key: backfill.write_rule_files(rs, folders[rs.key]) for rs in sets}
+    for rs in sets:
+        promtool("check", "rules", *map(str, files[rs.key]))
+    results = Results(options, end, flows, truths, sets, samples_raw=lines)
+    results.series_raw = len(last)
+    plans = {rs.key: backfill.plan(rs, data_start, end) for rs in sets}
+    rounds = max(r.level for rules in plans.values() for r in rules)
+    log(f"rules: {sum(len(p) for p in plans.values())} recording rules in {rounds} levels")
+
+    check_flow = next((f for f in flows if f.late_outcome and f.new_model_at), flows[0])
+    check_label = f'slo="{check_flow.slo}"'
+    mismatches: list[str] = []
+    checked = 0
+    levels: list[Path] = []
+    offsets: dict[tuple[str, str], int] = {}
+    written = 0
+    for level in range(1, rounds + 1):
+        todo = [r for rules in plans.values() for r in rules if r.level == level]
+        data_dir = assemble(work / "prom-backfill", [raw, *levels])
+        with serving(data_dir, QUIET, work / "prometheus-backfill.log") as prom:
+            if level == 1:
+                offsets = backfill.probe_offsets(sets, folders, prom.url, end, work)
+            om = work / f"level-{level}.om"
+
+            def keep(rule: backfill.Rule) -> bool:
+                return (
+                    options.promtool_check
+                    and rule.ruleset == "agent-slo"
+                    and (
+                        check_label in str(rule.labels) or rule.labels.get("slo") == check_flow.slo
+                    )
+                )
+
+            count, mine = backfill.evaluate_all(prom.url, todo, offsets, folders, end, om, keep)
+            written += count
+            if options.promtool_check:
+                ours = [r for r in todo if keep(r)]
+                if ours:
+                    theirs = backfill.promtool_level(ours, folders, prom.url, end, work)
+                    backfill.write_rule_files(sets[0], folders["agent-slo"])
+                    checked += len(theirs)
+                    for key in mine.keys() | theirs.keys():
+                        a, b = mine.get(key), theirs.get(key)
+                        same = (
+                            a is not None
+                            and b is not None
+                            and (a == b or (math.isnan(a) and math.isnan(b)))
+                        )
+                        if not same:
+                            mismatches.append(f"{key[0]} at {key[1]}: ours {a}, promtool {b}")
+        blocks = work / "blocks" / f"level-{level}"
+        backfill.import_openmetrics(om, blocks)
+        om.unlink()
+        levels.append(blocks)
+        log(f"level {level}: {len(todo)} rules, {count:,} samples")
+    shutil.rmtree(work / "prom-backfill", ignore_errors=True)
+    results.backfill = {
+        "levels": rounds,
+        "samples": written,
+        "promtool_checked": checked,
+        "promtool_mismatches": mismatches,
+        "promtool_slo": check_flow.slo if options.promtool_check else None,
+        "history_rules": {
+            rs.key: sorted({r.record for r in plans[rs.key] if r.start < end - 2 * data.HOUR})
+            for rs in sets
+        },
+    }
+    if mismatches:
+        log(f"promtool check: {len(mismatches)} of {checked} samples differ, e.g. {mismatches[0]}")
+    log.phase("backfill")
+
+    settled = assemble(work / "tsdb", [raw, *levels])
+    with serving(settled, QUIET, work / "prometheus-measure.log") as prom:
+        for rs in sets:
+            results.accuracy[rs.key] = accuracy(prom, rs, flows, truths, end)
+        log("accuracy measured")
+        prom.settle(log)
+        results.costs = time_rules(prom, sets, end, options.repeat, log)
+    log.phase("measure")
+    for folder in (raw, *levels):
+        shutil.rmtree(folder)  # the settled TSDB holds everything now
+
+    if options.live:
+        results.live = run_live(
+            sets,
+            files,
+            settled,
+            work,
+            last,
+            log,
+            min_seconds=options.live_min_seconds,
+            max_seconds=options.live_max_seconds,
+        )
+        log.phase("live")
+    results.phases = dict(log.phases)
+    results.wall = time.monotonic() - log.start
+    return results
+
+
+def save_json(results: Results, path: Path) -> None:
+    """The figures as JSON (for the README tables)."""
+    doc: dict[str, Any] = {
+        "end": results.end,
+        "workflows": len(results.flows),
+        "phases": results.phases,
+        "wall": results.wall,
+        "backfill": results.backfill,
+        "accuracy": {
+            key: [
+                {
+                    "slo": a.flow.slo,
+                    "budget": a.budget,
+                    "truth": a.truth_budget,
+                    "error_pp": a.error_pp,
+                    "bad": a.bad,
+                    "total": a.total,
+                    "truth_bad": a.truth_bad,
+                    "truth_total": a.truth_total,
+                    "at": a.at,
+                }
+                for a in rows
+            ]
+            for key, rows in results.accuracy.items()
+        },
+        "costs": {
+            key: [
+                {
+                    "group": c.group,
+                    "name": c.name,
+                    "exec": c.execs,
+                    "wall": c.walls,
+                    "samples": c.samples,
+                }
+                for c in rows
+            ]
+            for key, rows in results.costs.items()
+        },
+    }
+    path.write_text(json.dumps(doc, indent=1, default=str))
