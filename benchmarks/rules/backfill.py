@@ -80,7 +80,7 @@ def reads(expr: str, names: Iterable[str]) -> list[tuple[str, int]]:
         back = LOOKBACK
         if expr.startswith("[", i):
             j = expr.index("]", i)
-            back = to_ms(expr[i + 1 : j].split(":")[0].strip())
+            back = to_ms(expr[i + 1 : j].split(":", maxsplit=1)[0].strip())
             if ":" in expr[i + 1 : j]:
                 back += LOOKBACK  # a subquery evaluates an instant selector at each step
             i = j + 1
@@ -290,6 +290,7 @@ def evaluate(client: Client, rule: Rule, offset: int, end: int) -> Samples:
 
 def evaluate_all(
     url: str,
+    *,
     rules: Sequence[Rule],
     offsets: dict[tuple[str, str], int],
     folders: dict[str, Path],

@@ -389,6 +389,7 @@ def write_openmetrics(
     values: dict[SeriesKey, list[int]],
     schedule: Schedule,
     out: TextIO,
+    *,
     stamp_text: Sequence[str],
     scraped: Sequence[Sequence[int]],
 ) -> dict[str, int]:
@@ -451,6 +452,8 @@ def write_workflows(
             events = list(events_of(flow, schedule, random.Random(f"{seed}-{flow.index}")))
             truths[flow.name] = truth_of(events, schedule)
             values = counter_values(events, schedule)
-            last.update(write_openmetrics(flow, values, schedule, out, texts, picks))
+            last.update(
+                write_openmetrics(flow, values, schedule, out, stamp_text=texts, scraped=picks)
+            )
         out.write("# EOF\n")
     return truths, last

@@ -40,14 +40,14 @@ def feeder(values: dict[str, int]) -> Iterator[str]:
     ).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -120,8 +120,8 @@ def run_live(
     settled: Path,
     work: Path,
     last_values: dict[str, int],
-    log: Callable[[str], None],
     *,
+    log: Callable[[str], None],
     min_seconds: float,
     max_seconds: float,
 ) -> dict[str, Live]:

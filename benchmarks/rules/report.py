@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .data import BAD, PERIOD, Workflow, utc
 from .live import BASELINE, Live
-from .measure import Accuracy, RuleCost
+from .measure import RuleCost
 from .run import Results
 
 __all__ = ["machine", "markdown"]

@@ -194,7 +194,11 @@ def sloth_groups(
         }
         sli.append(with_labels(rule, {"sloth_window": window}))
     ratio5m = f"slo:sli_error:ratio_rate5m{{{selector}}}"
-    period = f"sum_over_time({ratio5m}[30d])\n/ ignoring (sloth_window)\ncount_over_time({ratio5m}[30d])\n"
+    period = (
+        f"sum_over_time({ratio5m}[30d])\n"
+        "/ ignoring (sloth_window)\n"
+        f"count_over_time({ratio5m}[30d])\n"
+    )
     sli.append(
         with_labels(
             {"record": "slo:sli_error:ratio_rate30d", "expr": period}, {"sloth_window": "30d"}
@@ -232,11 +236,12 @@ def sloth_groups(
     meta.append(with_labels({"record": "sloth_slo_info", "expr": "vector(1)"}, info))
 
     def condition(short: str, long: str, factor: float) -> str:
+        threshold = f"({go_float(factor)} * {budget})"
         return (
-            f"    max(slo:sli_error:ratio_rate{short}{{{selector}}} > ({go_float(factor)} * {budget})) "
+            f"    max(slo:sli_error:ratio_rate{short}{{{selector}}} > {threshold}) "
             "without (sloth_window)\n"
             "    and\n"
-            f"    max(slo:sli_error:ratio_rate{long}{{{selector}}} > ({go_float(factor)} * {budget})) "
+            f"    max(slo:sli_error:ratio_rate{long}{{{selector}}} > {threshold}) "
             "without (sloth_window)\n"
         )
 
@@ -254,7 +259,8 @@ def sloth_groups(
                 ),
                 "annotations": {
                     "summary": summary,
-                    "title": f"({severity}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} "
+                    "title": f"({severity}) "
+                    "{{$labels.sloth_service}} {{$labels.sloth_slo}} "
                     "SLO error budget burn rate is too fast.",
                 },
             }
@@ -343,7 +349,7 @@ def pyrra_objective(
         "labels": {**labels, "severity": "critical"},
     }
     if performance:
-        short = {
+        short_group = {
             "name": f"{name}-increase",
             "interval": short_interval,
             "rules": [
@@ -355,7 +361,7 @@ def pyrra_objective(
                 absent,
             ],
         }
-        long = {
+        long_group = {
             "name": f"{name}-increase",
             "interval": long_interval,
             "rules": [
@@ -367,7 +373,7 @@ def pyrra_objective(
                 }
             ],
         }
-        increase_groups = {"prometheus": [short], "thanos": [long]}
+        increase_groups = {"prometheus": [short_group], "thanos": [long_group]}
     else:
         increase = {
             "name": f"{name}-increase",
@@ -395,13 +401,17 @@ def pyrra_objective(
             }
         )
     matchers = f'slo="{name}",workflow="{flow.name}"'
+
+    def burnrate(window: int) -> str:
+        return f"agent_outcomes:burnrate{prom_duration(window)}"
+
     for long, short, wait, factor, severity in tiers:
-        f = go_float(factor)
+        threshold = f"({go_float(factor)} * (1-{target}))"
         rules.append(
             {
                 "alert": "ErrorBudgetBurn",
-                "expr": f"agent_outcomes:burnrate{prom_duration(short)}{{{matchers}}} > ({f} * (1-{target})) "
-                f"and agent_outcomes:burnrate{prom_duration(long)}{{{matchers}}} > ({f} * (1-{target}))",
+                "expr": f"{burnrate(short)}{{{matchers}}} > {threshold} "
+                f"and {burnrate(long)}{{{matchers}}} > {threshold}",
                 "for": prom_duration(wait),
                 "labels": {
                     **labels,
@@ -437,8 +447,9 @@ def pyrra(flows: Sequence[Workflow], *, performance: bool) -> RuleSet:
 
     def period(flow: Workflow) -> PeriodQueries:
         name = flow.slo + suffix
-        bad = f'agent_outcomes:increase30d{{workflow="{flow.name}",outcome=~"{"|".join(BAD)}",slo="{name}"}}'
+        outcomes = "|".join(BAD)
         total = f'agent_outcomes:increase30d{{workflow="{flow.name}",slo="{name}"}}'
+        bad = total.replace(",slo=", f',outcome=~"{outcomes}",slo=')
         budget = (
             f"((1 - {go_float(OBJECTIVE)}) - (sum({bad} or vector(0)) / sum({total}))) "
             f"/ (1 - {go_float(OBJECTIVE)})"
@@ -477,7 +488,8 @@ def naive(flows: Sequence[Workflow]) -> RuleSet:
             rules.append(
                 {
                     "record": f"naive:sli_error:ratio_rate{window}",
-                    "expr": f"naive:bad_events:increase{window}{slo} / naive:events:increase{window}{slo}",
+                    "expr": f"naive:bad_events:increase{window}{slo}\n/\n"
+                    f"naive:events:increase{window}{slo}",
                     "labels": labels,
                 }
             )

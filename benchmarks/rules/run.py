@@ -172,7 +172,9 @@ def run(options: Options, log: Progress) -> Results:
                     )
                 )
 
-            count, mine = backfill.evaluate_all(prom.url, todo, offsets, folders, end, om, keep)
+            count, mine = backfill.evaluate_all(
+                prom.url, rules=todo, offsets=offsets, folders=folders, end=end, out=om, keep=keep
+            )
             written += count
             if options.promtool_check:
                 ours = [r for r in todo if keep(r)]
@@ -228,7 +230,7 @@ def run(options: Options, log: Progress) -> Results:
             settled,
             work,
             last,
-            log,
+            log=log,
             min_seconds=options.live_min_seconds,
             max_seconds=options.live_max_seconds,
         )
