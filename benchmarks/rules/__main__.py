@@ -37,6 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--live-min-seconds", type=float, default=150.0)
     parser.add_argument("--live-max-seconds", type=float, default=420.0)
+    parser.add_argument(
+        "--raw-import",
+        choices=("remote-write", "openmetrics"),
+        default="remote-write",
+        help="how the raw data enters the TSDB: remote write with staleness markers, as "
+        "scrapes store it (default), or promtool's OpenMetrics import, which has none",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -52,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         live_min_seconds=args.live_min_seconds,
         live_max_seconds=args.live_max_seconds,
         keep=args.keep,
+        raw_import=args.raw_import,
     )
     log = Progress()
     results = run(options, log)

@@ -24,7 +24,6 @@ import time
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple, TextIO
 
 __all__ = [
@@ -40,12 +39,15 @@ __all__ = [
     "Event",
     "Features",
     "Schedule",
+    "Series",
     "Truth",
     "Workflow",
     "counter_values",
     "events_of",
+    "generate",
+    "last_values",
     "make_workflows",
-    "series_text",
+    "series_of",
     "truth_of",
     "write_openmetrics",
 ]
@@ -375,57 +377,111 @@ def truth_of(events: Iterable[Event], schedule: Schedule) -> Truth:
     )
 
 
-def series_text(flow: Workflow, key: SeriesKey) -> str:
-    """The series' name and labels, as scraped."""
-    instance, model, outcome = key
-    return (
-        f'{METRIC}{{instance="{INSTANCES[instance]}",job="{JOB}",model="{model}",'
-        f'outcome="{outcome}",workflow="{flow.name}"}}'
-    )
+SAMPLE, STALE = 1, 2  # what a series has at a scrape (0: nothing)
 
 
-def write_openmetrics(
-    flow: Workflow,
-    values: dict[SeriesKey, list[int]],
-    schedule: Schedule,
-    out: TextIO,
-    *,
-    stamp_text: Sequence[str],
-    scraped: Sequence[Sequence[int]],
-) -> dict[str, int]:
-    """Write the workflow's samples; the value of every series at the last scrape.
+@dataclass(frozen=True)
+class Series:
+    """One raw series as Prometheus stores it: a value and what is stored at every scrape.
 
-    ``stamp_text`` is each scrape's timestamp as OpenMetrics text (with its newline),
-    ``scraped`` by replica the indexes of the scrapes it answered.
+    A sample when its replica answered the scrape and exported the series; a staleness
+    marker at the first scrape that no longer has it (a failed scrape, or a series gone
+    with a restart), as Prometheus writes one.
     """
-    last: dict[str, int] = {}
-    end = len(schedule.stamps) - 1
+
+    labels: dict[str, str]
+    values: array[int]
+    kinds: bytearray
+
+    @property
+    def text(self) -> str:
+        """``name{labels}`` as in the exposition format."""
+        body = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()) if k != "__name__")
+        return f"{self.labels['__name__']}{{{body}}}"
+
+
+def presence(present: Sequence[bool]) -> bytearray:
+    """SAMPLE where present, STALE where present just before, 0 elsewhere."""
+    kinds = bytearray(len(present))
+    previous = False
+    for k, now in enumerate(present):
+        if now:
+            kinds[k] = SAMPLE
+        elif previous:
+            kinds[k] = STALE
+        previous = now
+    return kinds
+
+
+def series_of(
+    flow: Workflow, values: dict[SeriesKey, list[int]], scraped: Sequence[Sequence[bool]]
+) -> list[Series]:
+    """Every series the workflow's replicas export, with staleness as Prometheus marks it."""
+    size = len(scraped[0])
+    always = [presence(ok) for ok in scraped]  # a pre-initialised series: whenever scraped
+    out = []
     for model, outcome in flow.series():
         for instance in range(len(INSTANCES)):
             key = (instance, model, outcome)
-            series = values.get(key)
-            name = series_text(flow, key)
-            prefix = name + " "
-            picks = scraped[instance]
-            if series is None:
-                if not flow.preinitialised(model, outcome):
-                    continue
-                texts = [prefix + "0" + stamp_text[k] for k in picks]
-            elif flow.preinitialised(model, outcome):
-                texts = [prefix + str(series[k]) + stamp_text[k] for k in picks]
+            counter = values.get(key)
+            if flow.preinitialised(model, outcome):
+                kinds = bytearray(always[instance])
+            elif counter is None:
+                continue
             else:  # exported from its first run until its replica restarts
-                texts = [prefix + str(series[k]) + stamp_text[k] for k in picks if series[k]]
-            out.write("".join(texts))
-            if picks and picks[-1] == end and texts:
-                final = series[end] if series is not None else 0
-                if final or flow.preinitialised(model, outcome):
-                    last[name] = final
-    return last
+                ok = scraped[instance]
+                kinds = presence([ok[k] and counter[k] > 0 for k in range(size)])
+            labels = {
+                "__name__": METRIC,
+                "instance": INSTANCES[instance],
+                "job": JOB,
+                "model": model,
+                "outcome": outcome,
+                "workflow": flow.name,
+            }
+            numbers = array("q", counter) if counter is not None else array("q", bytes(8 * size))
+            out.append(Series(labels, numbers, kinds))
+    return out
+
+
+def write_openmetrics(series: Sequence[Series], out: TextIO, stamp_text: Sequence[str]) -> None:
+    """The series' samples as OpenMetrics text (which cannot hold staleness markers).
+
+    ``stamp_text`` is each scrape's timestamp as text, with the line's end.
+    """
+    for one in series:
+        prefix = one.text + " "
+        values = one.values
+        out.write(
+            "".join(
+                [
+                    prefix + str(values[k]) + stamp_text[k]
+                    for k, kind in enumerate(one.kinds)
+                    if kind == SAMPLE
+                ]
+            )
+        )
+
+
+def last_values(series: Sequence[Series]) -> dict[str, int]:
+    """Every series present at the last scrape, with its value there."""
+    return {s.text: s.values[-1] for s in series if s.kinds[-1] == SAMPLE}
 
 
 def stamp_texts(schedule: Schedule) -> list[str]:
     """Every scrape's timestamp as OpenMetrics text, with the line's end."""
     return [f" {t // 1000}.{t % 1000:03d}\n" for t in schedule.stamps]
+
+
+def generate(
+    flows: Sequence[Workflow], schedule: Schedule, seed: int
+) -> Iterator[tuple[Workflow, Truth, list[Series]]]:
+    """Each workflow's truth and series, one workflow at a time."""
+    scraped = [schedule.scraped(i) for i in range(len(INSTANCES))]
+    for flow in flows:
+        events = list(events_of(flow, schedule, random.Random(f"{seed}-{flow.index}")))
+        truth = truth_of(events, schedule)
+        yield flow, truth, series_of(flow, counter_values(events, schedule), scraped)
 
 
 def data_end(now_ms: int) -> int:
@@ -436,24 +492,3 @@ def data_end(now_ms: int) -> int:
 def utc(ms: int) -> str:
     """A time for humans."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
-
-
-def write_workflows(
-    flows: Sequence[Workflow], schedule: Schedule, path: Path, seed: int
-) -> tuple[dict[str, Truth], dict[str, int]]:
-    """One OpenMetrics file of ``flows``; their truth and their last values."""
-    texts = stamp_texts(schedule)
-    picks = [[k for k, ok in enumerate(schedule.scraped(i)) if ok] for i in range(len(INSTANCES))]
-    truths = {}
-    last: dict[str, int] = {}
-    with path.open("w") as out:
-        out.write(f"# TYPE {METRIC.removesuffix('_total')} counter\n")
-        for flow in flows:
-            events = list(events_of(flow, schedule, random.Random(f"{seed}-{flow.index}")))
-            truths[flow.name] = truth_of(events, schedule)
-            values = counter_values(events, schedule)
-            last.update(
-                write_openmetrics(flow, values, schedule, out, stamp_text=texts, scraped=picks)
-            )
-        out.write("# EOF\n")
-    return truths, last

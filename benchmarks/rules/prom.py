@@ -63,6 +63,12 @@ class Client:
             response = self._conn.getresponse()
         return response.status, response.read()
 
+    def post(self, path: str) -> tuple[int, bytes]:
+        """POST ``path`` without a body."""
+        self._conn.request("POST", path)
+        response = self._conn.getresponse()
+        return response.status, response.read()
+
     def api(self, path: str, params: dict[str, str]) -> Any:
         """The ``data`` of an API answer; QueryError on an error answer."""
         status, body = self.get(f"{path}?{urllib.parse.urlencode(params)}")
@@ -104,7 +110,9 @@ class Client:
 class Prometheus(Client):
     """A Prometheus on a data directory, on loopback, with a configuration of our own."""
 
-    def __init__(self, data_dir: Path, config: dict[str, Any], log: Path) -> None:
+    def __init__(
+        self, data_dir: Path, config: dict[str, Any], log: Path, extra: Sequence[str] = ()
+    ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         super().__init__(f"http://127.0.0.1:{self.port}")
@@ -121,6 +129,7 @@ class Prometheus(Client):
                 "--query.max-samples=500000000",
                 "--query.timeout=10m",
                 "--log.level=warn",
+                *extra,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,

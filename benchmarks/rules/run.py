@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import backfill, data, rulesets
+from . import backfill, data, ingest, rulesets
 from .live import Live, run_live
 from .measure import Accuracy, RuleCost, accuracy, time_rules
 from .prom import assemble, promtool, serving
@@ -24,7 +24,6 @@ __all__ = ["Options", "Progress", "Results", "run"]
 REPO = Path(__file__).resolve().parents[2]
 AGENT_SLO = REPO / ".venv" / "bin" / "agent-slo"
 QUIET = {"global": {"evaluation_interval": "1m"}}  # no scrapes, no rules
-CHUNK = 8  # workflows per OpenMetrics file (imported in parallel)
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,7 @@ class Options:
     live_min_seconds: float
     live_max_seconds: float
     keep: bool
+    raw_import: str = "remote-write"  # or "openmetrics": no staleness markers
 
 
 class Progress:
@@ -81,41 +81,73 @@ class Results:
 
 
 def write_data(
-    flows: Sequence[data.Workflow], schedule: data.Schedule, work: Path, seed: int, log: Progress
+    flows: Sequence[data.Workflow],
+    schedule: data.Schedule,
+    options: Options,
+    log: Progress,
 ) -> tuple[dict[str, data.Truth], dict[str, int], Path, int]:
     """The raw data as blocks; the truth, the last values, the blocks' folder, samples."""
-    raw = work / "blocks" / "raw"
-    raw.mkdir(parents=True)
+    work = options.work
     truths: dict[str, data.Truth] = {}
     last: dict[str, int] = {}
-    imports: list[tuple[subprocess.Popen[bytes], Path]] = []
-    lines = 0
-    for n, lo in enumerate(range(0, len(flows), CHUNK)):
-        om = work / f"raw-{n}.om"
-        chunk_truths, chunk_last = data.write_workflows(flows[lo : lo + CHUNK], schedule, om, seed)
-        truths.update(chunk_truths)
-        last.update(chunk_last)
-        with om.open("rb") as f:
-            lines += sum(buf.count(b"\n") for buf in iter(lambda: f.read(1 << 24), b"")) - 2
-        out = raw / f"part-{n}"
+    series: list[data.Series] = []
+    text = OpenMetricsImport(work, schedule, log) if options.raw_import == "openmetrics" else None
+    samples = 0
+    for flow, truth, flow_series in data.generate(flows, schedule, options.seed):
+        truths[flow.name] = truth
+        last.update(data.last_values(flow_series))
+        samples += sum(s.kinds.count(data.SAMPLE) for s in flow_series)
+        series.extend(flow_series)
+        if text is not None and len(series) >= 200:
+            text.add(series)
+            series = []
+    log(f"data: {len(flows)} workflows generated, {samples:,} samples")
+    if text is not None:
+        if series:
+            text.add(series)
+        return truths, last, text.finish(), samples
+    raw = ingest.remote_write_tsdb(series, schedule.stamps, work, work / "prometheus-ingest.log")
+    return truths, last, raw, samples
+
+
+class OpenMetricsImport:
+    """Raw series as OpenMetrics files, each imported by promtool in the background."""
+
+    def __init__(self, work: Path, schedule: data.Schedule, log: Progress) -> None:
+        self.work = work
+        self.stamps = data.stamp_texts(schedule)
+        self.log = log
+        self.parts: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def add(self, series: Sequence[data.Series]) -> None:
+        """One more file, imported in the background."""
+        n = len(self.parts)
+        om = self.work / f"raw-{n}.om"
+        with om.open("w") as out:
+            out.write(f"# TYPE {data.METRIC.removesuffix('_total')} counter\n")
+            data.write_openmetrics(series, out, self.stamps)
+            out.write("# EOF\n")
+        out_dir = self.work / "blocks" / "raw-parts" / f"part-{n}"
         cmd = [
             "promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet",
-            "--max-block-duration=744h", str(om), str(out),
+            "--max-block-duration=744h", str(om), str(out_dir),
         ]  # fmt: skip
-        imports.append((subprocess.Popen(cmd, stdout=subprocess.DEVNULL), om))
-        log(f"data: workflows {lo} to {min(len(flows), lo + CHUNK) - 1} written, importing")
-    for process, om in imports:
-        if process.wait() != 0:
-            raise RuntimeError(f"promtool could not import {om}")
-        om.unlink()
-    flat = raw / "all"
-    flat.mkdir()
-    for part in list(raw.iterdir()):
-        if part.name.startswith("part-"):
+        self.parts.append((subprocess.Popen(cmd, stdout=subprocess.DEVNULL), om))
+        self.log(f"data: OpenMetrics part {n} written, importing")
+
+    def finish(self) -> Path:
+        """Wait for the imports; every block in one folder."""
+        for process, om in self.parts:
+            if process.wait() != 0:
+                raise RuntimeError(f"promtool could not import {om}")
+            om.unlink()
+        flat = self.work / "blocks" / "raw"
+        flat.mkdir(parents=True)
+        for part in (self.work / "blocks" / "raw-parts").iterdir():
             for block in part.iterdir():
                 shutil.move(str(block), str(flat / block.name))
-            part.rmdir()
-    return truths, last, flat, lines
+        shutil.rmtree(self.work / "blocks" / "raw-parts")
+        return flat
 
 
 def run(options: Options, log: Progress) -> Results:
@@ -128,7 +160,7 @@ def run(options: Options, log: Progress) -> Results:
     flows = data.make_workflows(options.workflows, end, random.Random(options.seed))
     data_start = end - data.PERIOD - data.HISTORY
 
-    truths, last, raw, lines = write_data(flows, schedule, work, options.seed, log)
+    truths, last, raw, lines = write_data(flows, schedule, options, log)
     log.phase("data")
 
     sets = [
