@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from array import array
 from pathlib import Path
 
 import yaml
@@ -13,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # the benchmarks are not installed
 
-from benchmarks.rules import backfill, data, rulesets  # noqa: E402
+from benchmarks.rules import backfill, data, ingest, prom, rulesets  # noqa: E402
 
 A, B = 0, 1  # the two replicas
 
@@ -212,3 +213,42 @@ def test_agent_slo_levels_and_history(tmp_path: Path) -> None:
     need = backfill.needs(ruleset)
     assert need["slo:events:step5m"] > 30 * data.DAY
     assert need["slo:sli_error:ratio_rate1h"] < data.HOUR
+
+
+def test_staleness_markers_where_prometheus_writes_them() -> None:
+    """A marker at the first scrape without the series: a failed scrape, or a series gone
+    with its replica's restart (a series not pre-initialised); none while it stays away."""
+    assert data.presence([True, True, False, False, True]) == bytearray([1, 1, 2, 0, 1])
+    schedule = tiny_schedule()
+    flow = data.Workflow(1, 1_000, 0.01, False, False, False, 0, ())
+    values = data.counter_values(TINY_EVENTS, schedule)
+    scraped = [schedule.scraped(i) for i in range(2)]
+    series = {
+        (s.labels["instance"], s.labels["model"], s.labels["outcome"]): s
+        for s in data.series_of(flow, values, scraped)
+    }
+    a, b = data.INSTANCES
+    assert series[a, "model-a", "success"].kinds == bytearray([1, 1, 2, 0, 1, 1])  # A's gap
+    assert series[b, "model-a", "success"].kinds == bytearray([1, 1, 1, 1, 1, 1])
+    assert series[a, "model-c", "rejected"].kinds == bytearray([0, 0, 0, 0, 0, 1])
+    assert (a, "model-c", "success") not in series  # never had a run
+
+
+def test_remote_write_keeps_staleness_markers(tmp_path: Path) -> None:
+    """Ingested by remote write, a series is gone for instant queries from its marker on,
+    and its samples stay in the TSDB's blocks."""
+    base = 1_700_000_000_000
+    stamps = [base + k * data.MINUTE for k in range(8)]
+    labels = {"__name__": "m_total", "instance": "x", "job": "j"}
+    series = [
+        data.Series(labels, array("q", range(8)), bytearray([1, 1, 1, 2, 0, 1, 1, 1])),
+        data.Series({**labels, "instance": "y"}, array("q", [5] * 8), bytearray([1] * 8)),
+    ]
+    blocks = ingest.remote_write_tsdb(series, stamps, tmp_path, tmp_path / "ingest.log")
+    data_dir = prom.assemble(tmp_path / "tsdb", [blocks])
+    with prom.serving(data_dir, {"global": {}}, tmp_path / "prometheus.log") as server:
+        assert server.scalar('m_total{instance="x"}', stamps[2] + 30_000) == 2
+        assert server.scalar('m_total{instance="x"}', stamps[3] + 30_000) is None
+        assert server.scalar('m_total{instance="x"}', stamps[5]) == 5
+        assert server.scalar('count_over_time(m_total{instance="x"}[1h])', stamps[7]) == 6
+        assert server.scalar('m_total{instance="y"}', stamps[7]) == 5
