@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -295,10 +296,10 @@ def evaluate_all(
     offsets: dict[tuple[str, str], int],
     folders: dict[str, Path],
     end: int,
-    out: Path,
+    outs: Sequence[Path],
     keep: Callable[[Rule], bool],
 ) -> tuple[int, Samples]:
-    """Evaluate ``rules`` two at a time into one OpenMetrics file.
+    """Evaluate ``rules`` two at a time into OpenMetrics files (the rules in turn).
 
     Returns the number of samples written and the samples of the rules ``keep`` selects.
     """
@@ -314,10 +315,12 @@ def evaluate_all(
         offset = offsets[str(folders[rule.ruleset] / rule.file), rule.group]
         return evaluate(local.client, rule, offset, end)
 
-    with out.open("w") as text, ThreadPoolExecutor(2) as pool:
+    texts = [out.open("w") for out in outs]
+    with ThreadPoolExecutor(2) as pool:
         jobs = [pool.submit(work, rule) for rule in rules]
-        for rule, job in zip(rules, jobs, strict=True):
+        for i, (rule, job) in enumerate(zip(rules, jobs, strict=True)):
             samples = job.result()
+            text = texts[i % len(texts)]
             by_series: dict[str, list[tuple[int, float]]] = {}
             for (series, at), value in samples.items():
                 by_series.setdefault(series, []).append((at, value))
@@ -331,19 +334,39 @@ def evaluate_all(
             written += len(samples)
             if keep(rule):
                 kept.update(samples)
+    for text in texts:
         text.write("# EOF\n")
+        text.close()
     for client in clients:
         client.close()
     return written, kept
 
 
-def import_openmetrics(om: Path, blocks: Path) -> None:
-    """OpenMetrics text → TSDB blocks (up to 31 days each)."""
+def import_openmetrics(oms: Sequence[Path], blocks: Path) -> None:
+    """OpenMetrics files → TSDB blocks (up to 31 days each), one promtool each, in parallel."""
     shutil.rmtree(blocks, ignore_errors=True)
-    promtool(
-        "tsdb", "create-blocks-from", "openmetrics", "--quiet",
-        "--max-block-duration=744h", str(om), str(blocks),
-    )  # fmt: skip
+    parts = [blocks.with_name(f"{blocks.name}-part{i}") for i in range(len(oms))]
+    running = [
+        subprocess.Popen(
+            [
+                "promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet",
+                "--max-block-duration=744h", str(om), str(part),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for om, part in zip(oms, parts, strict=True)
+    ]  # fmt: skip
+    for process, om in zip(running, oms, strict=True):
+        _, errors = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"promtool could not import {om}: {errors.decode()[-2000:]}")
+    blocks.mkdir(parents=True)
+    for part in parts:
+        if part.exists():
+            for block in part.iterdir():
+                shutil.move(str(block), str(blocks / block.name))
+            shutil.rmtree(part)
 
 
 def promtool_level(

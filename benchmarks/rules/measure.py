@@ -14,7 +14,7 @@ from .data import OBJECTIVE, PERIOD, Truth, Workflow
 from .prom import Client
 from .rulesets import RuleSet
 
-__all__ = ["Accuracy", "RuleCost", "accuracy", "time_rules"]
+__all__ = ["Accuracy", "RuleCost", "accuracy", "time_exprs", "time_rules"]
 
 BUDGET = 1 - OBJECTIVE
 
@@ -139,3 +139,17 @@ def time_rules(
         if callable(log):
             log(f"timing round {round_} of {repeat} done" + (" (warm-up)" if round_ == 0 else ""))
     return costs
+
+
+def time_exprs(client: Client, exprs: Sequence[str], end: int, repeat: int) -> float:
+    """Prometheus's time (s) to evaluate all of ``exprs`` once at T: median of ``repeat``."""
+    for expr in exprs:
+        client.query(expr, end)  # warm-up
+    rounds = []
+    for _ in range(repeat):
+        total = 0.0
+        for expr in exprs:
+            stats = client.query(expr, end, stats=True).get("stats", {})
+            total += float(stats.get("timings", {}).get("execTotalTime", 0.0))
+        rounds.append(total)
+    return statistics.median(rounds)

@@ -16,13 +16,14 @@ from typing import Any
 
 from . import backfill, data, ingest, rulesets
 from .live import Live, run_live
-from .measure import Accuracy, RuleCost, accuracy, time_rules
+from .measure import Accuracy, RuleCost, accuracy, time_exprs, time_rules
 from .prom import assemble, promtool, serving
 
 __all__ = ["Options", "Progress", "Results", "run"]
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT_SLO = REPO / ".venv" / "bin" / "agent-slo"
+GAP_OPTION = "[1h5m]"  # a step lookback that bridges gaps under an hour only
 QUIET = {"global": {"evaluation_interval": "1m"}}  # no scrapes, no rules
 
 
@@ -78,6 +79,7 @@ class Results:
     backfill: dict[str, Any] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     wall: float = 0.0
+    gap_option: tuple[float, float] = (math.nan, math.nan)  # step lookback [30d], [1h5m] (s)
 
 
 def write_data(
@@ -193,7 +195,7 @@ def run(options: Options, log: Progress) -> Results:
         with serving(data_dir, QUIET, work / "prometheus-backfill.log") as prom:
             if level == 1:
                 offsets = backfill.probe_offsets(sets, folders, prom.url, end, work)
-            om = work / f"level-{level}.om"
+            oms = [work / f"level-{level}-{i}.om" for i in range(2)]
 
             def keep(rule: backfill.Rule) -> bool:
                 return (
@@ -205,7 +207,7 @@ def run(options: Options, log: Progress) -> Results:
                 )
 
             count, mine = backfill.evaluate_all(
-                prom.url, rules=todo, offsets=offsets, folders=folders, end=end, out=om, keep=keep
+                prom.url, rules=todo, offsets=offsets, folders=folders, end=end, outs=oms, keep=keep
             )
             written += count
             if options.promtool_check:
@@ -224,8 +226,9 @@ def run(options: Options, log: Progress) -> Results:
                         if not same:
                             mismatches.append(f"{key[0]} at {key[1]}: ours {a}, promtool {b}")
         blocks = work / "blocks" / f"level-{level}"
-        backfill.import_openmetrics(om, blocks)
-        om.unlink()
+        backfill.import_openmetrics(oms, blocks)
+        for om in oms:
+            om.unlink()
         levels.append(blocks)
         log(f"level {level}: {len(todo)} rules, {count:,} samples")
     shutil.rmtree(work / "prom-backfill", ignore_errors=True)
@@ -251,6 +254,14 @@ def run(options: Options, log: Progress) -> Results:
         log("accuracy measured")
         prom.settle(log)
         results.costs = time_rules(prom, sets, end, options.repeat, log)
+        before = [
+            c.expr for c in results.costs["agent-slo"] if c.name.endswith(":counter5m_before")
+        ]
+        short = [e.replace("[30d] offset 1ms", f"{GAP_OPTION} offset 1ms") for e in before]
+        results.gap_option = (
+            time_exprs(prom, before, end, options.repeat),
+            time_exprs(prom, short, end, options.repeat),
+        )
     log.phase("measure")
     for folder in (raw, *levels):
         shutil.rmtree(folder)  # the settled TSDB holds everything now
