@@ -210,14 +210,16 @@ def targets(results: Results) -> list[str]:
     acc = results.accuracy[AGENT]
     errors = [a.error_pp for a in acc if a.error_pp is not None]
     nan = len(acc) - len(errors)
-    agent, sloth, naive = (cycle(results.costs[k])[0] for k in (AGENT, SLOTH, NAIVE))
+    agent, sloth, naive = (cycle(results.costs[k]) for k in (AGENT, SLOTH, NAIVE))
     worst_error = max(errors) if errors else math.nan
     checks = [
         (f"budget within 0.1 pp on every workflow (worst {fmt(worst_error, 3)} pp)",
          bool(errors) and worst_error <= 0.1),
         (f"no NaN ({nan})", nan == 0),
-        (f"cycle at most 1/3 of Sloth-style ({fmt(agent / sloth, 3)})", agent <= sloth / 3),
-        (f"cycle at most 1/10 of naive exact ({fmt(agent / naive, 3)})", agent <= naive / 10),
+        (f"cycle at most 1/3 of Sloth-style ({fmt(agent[0] / sloth[0], 3)}; an hour of "
+         f"evaluations: {fmt(agent[2] / sloth[2], 3)})", agent[0] <= sloth[0] / 3),
+        (f"cycle at most 1/10 of naive exact ({fmt(agent[0] / naive[0], 3)}; an hour of "
+         f"evaluations: {fmt(agent[2] / naive[2], 3)})", agent[0] <= naive[0] / 10),
     ]  # fmt: skip
     return [f"- {'met' if ok else 'MISSED'}: {text}" for text, ok in checks]
 
