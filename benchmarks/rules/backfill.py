@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from .data import MINUTE
-from .prom import Client, om_value, promtool
+from .prom import Client, promtool
 from .rulesets import RuleSet, to_ms
 
 __all__ = ["Rule", "evaluate", "levels", "needs", "plan", "probe_offsets", "reads"]
@@ -273,20 +273,21 @@ def escape(value: str) -> str:
 Samples = dict[tuple[str, int], float]  # (series text, ms) → value
 
 
-def evaluate(client: Client, rule: Rule, offset: int, end: int) -> Samples:
+Points = dict[str, list[tuple[float, str]]]  # series text → (s, value as Prometheus wrote it)
+
+
+def evaluate(client: Client, rule: Rule, offset: int, end: int) -> Points:
     """The rule over its range on its group's grid, as promtool evaluates it."""
     first = rule.start + (offset - rule.start) % rule.interval
-    samples: Samples = {}
+    points: Points = {}
     at = first
     while at <= end:
         last = min(end, at + (MAX_STEPS - 1) * rule.interval)
         for series in client.query_range(rule.expr, at, last, rule.interval):
             labels = {**series["metric"], **rule.labels, "__name__": rule.record}
-            name = series_text(labels)
-            for t, value in series["values"]:
-                samples[name, round(float(t) * 1000)] = float(value)
+            points.setdefault(series_text(labels), []).extend(series["values"])
         at = last + rule.interval
-    return samples
+    return points
 
 
 def evaluate_all(
@@ -308,7 +309,7 @@ def evaluate_all(
     kept: Samples = {}
     written = 0
 
-    def work(rule: Rule) -> Samples:
+    def work(rule: Rule) -> Points:
         if not hasattr(local, "client"):
             local.client = Client(url)  # one connection per worker thread
             clients.append(local.client)
@@ -319,21 +320,13 @@ def evaluate_all(
     with ThreadPoolExecutor(2) as pool:
         jobs = [pool.submit(work, rule) for rule in rules]
         for i, (rule, job) in enumerate(zip(rules, jobs, strict=True)):
-            samples = job.result()
+            points = job.result()
             text = texts[i % len(texts)]
-            by_series: dict[str, list[tuple[int, float]]] = {}
-            for (series, at), value in samples.items():
-                by_series.setdefault(series, []).append((at, value))
-            for series, points in by_series.items():
-                points.sort()
-                text.write(
-                    "".join(
-                        f"{series} {om_value(v)} {t // 1000}.{t % 1000:03d}\n" for t, v in points
-                    )
-                )
-            written += len(samples)
-            if keep(rule):
-                kept.update(samples)
+            for series, values in points.items():  # each series in time order
+                text.write("".join([f"{series} {v} {t:.3f}\n" for t, v in values]))
+                written += len(values)
+                if keep(rule):
+                    kept.update(((series, round(t * 1000)), float(v)) for t, v in values)
     for text in texts:
         text.write("# EOF\n")
         text.close()

@@ -56,6 +56,7 @@ SECOND = 1_000  # milliseconds
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
+WEEK = 7 * DAY
 PERIOD = 30 * DAY
 HISTORY = 6 * HOUR  # data before the period, so that its first steps have a step before them
 SCRAPE = MINUTE
@@ -228,37 +229,43 @@ def poisson(rng: random.Random, lam: float) -> int:
     return k
 
 
-def rhythm(at: int) -> float:
-    """Traffic multiplier at ``at`` (ms, UTC): a daily wave, quieter weekends; 0 when idle."""
-    hour = at % DAY / HOUR
-    weekday = (at // DAY + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+def rhythm(clock: int) -> float:
+    """Traffic multiplier at ``clock`` (the data's own time, see ``events_of``): a daily wave
+    peaking at 15:00, half as much at weekends."""
+    hour = clock % DAY / HOUR
+    weekday = clock // DAY % 7  # Monday = 0
     rate = 1 + 0.6 * math.sin(2 * math.pi * (hour - 9) / 24)
     return rate * 0.5 if weekday >= 5 else rate
 
 
-def idle(flow: Workflow, at: int) -> bool:
-    """Whether the workflow takes no runs at ``at``."""
-    hour = at % DAY / HOUR
+def idle(flow: Workflow, clock: int) -> bool:
+    """Whether the workflow takes no runs at ``clock`` (the data's own time)."""
+    hour = clock % DAY / HOUR
     if flow.business_hours:
         return hour < 6
-    return (at // DAY + 3) % 7 == 6 and 2 <= hour < 5
+    return clock // DAY % 7 == 6 and 2 <= hour < 5
 
 
 def events_of(
     flow: Workflow, schedule: Schedule, rng: random.Random, features: Features = Features()
 ) -> Iterator[Event]:
-    """The workflow's runs, in time order, from the start of the data to T."""
+    """The workflow's runs, in time order, from the start of the data to T.
+
+    The days and weeks of the traffic run on the data's own clock, on which T is a Monday
+    00:00: the same seed gives the same data, shifted in time, whenever it runs.
+    """
     period_start = schedule.end - PERIOD
+    clock = WEEK - schedule.end % WEEK  # added to a time (ms), the data's clock
     incident = (period_start + features.incident[0], period_start + features.incident[1])
     base = flow.monthly_runs / (30 * 1440) / 0.8  # the rhythm averages about 0.8
     bursts = list(flow.bursts)
     previous = schedule.stamps[0] - SCRAPE
     for stamp in schedule.stamps:
         middle = (previous + stamp) // 2
-        if idle(flow, middle):
+        if idle(flow, middle + clock):
             previous = stamp
             continue
-        rate = base * rhythm(middle)
+        rate = base * rhythm(middle + clock)
         bad_share = flow.bad_share
         while bursts and bursts[0][1] <= middle:
             bursts.pop(0)
