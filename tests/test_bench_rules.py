@@ -157,7 +157,7 @@ def test_every_rule_set_parses(tmp_path: Path, promtool: str) -> None:
 
 def test_sloth_rules_are_rendered_as_sloth_generates_them() -> None:
     """Sloth's getting-started example renders to exactly the rules in the anchor."""
-    anchor = REPO.parent / "shared" / "anchors" / "sloth" / "_gen" / "getting-started.yml"
+    anchor = Path(__file__).parent / "fixtures" / "sloth-getting-started.yml"
     metric = "http_request_duration_seconds_count"
     groups = rulesets.sloth_groups(
         "myservice",
