@@ -43,6 +43,7 @@ __all__ = [
     "rec_counter_before",
     "rec_error_ratio",
     "rec_events",
+    "rec_rise",
     "rec_step",
 ]
 
@@ -104,6 +105,11 @@ def rec_step(kind: str) -> str:
 def rec_counter(kind: str) -> str:
     """Per scrape target: the SLI's counters of ``kind`` summed, at every evaluation."""
     return f"slo:{kind}:counter"
+
+
+def rec_rise(kind: str) -> str:
+    """Events of ``kind`` since the previous evaluation, summed over targets."""
+    return f"slo:{kind}:rise"
 
 
 def rec_counter_at_step(kind: str) -> str:

@@ -25,8 +25,8 @@ __all__ = [
     "slo_selector",
 ]
 
-#: How far back a short window looks for a target's counter before the window: targets
-#: unseen for longer re-enter the short windows from the base the steps record for them.
+#: How far back a rise looks for a target's previous sum: a target unseen for longer rises
+#: from its sum at the step before the gap (``counter5m_before``).
 GAP_BRIDGE: Final = burn.HOUR
 #: The window of the zero-tolerance alert: it fires for this long after an event.
 ZERO_TOLERANCE_WINDOW: Final = 10 * burn.MINUTE
@@ -89,27 +89,28 @@ sum(
 )
 or
 vector(0) and on() count({{ events_before }})""",
-    # Events over a short window, from the per-target sums at every evaluation: the rise
-    # since the window's start (gaps up to an hour bridged); across a reset (a fall between
-    # two evaluations in the window) the rise up to it (the peak in the window) plus all of
-    # the value since; the
-    # rise from the base of a target back from a longer gap or new, or (until its first
-    # step) the rise since its first evaluation in the window.
-    "fast_window": """\
+    # Events since the previous evaluation, summed over targets: a target seen within the
+    # hour rises by its rise since then, or after a reset (its sum fell) by all of its value
+    # since. A target back after an hour or more unseen rises from its sum at the step
+    # before the gap (the gap's runs count now; after a reset in the gap, all of its value).
+    # A target new in an SLO that is counting already counts whole; on a fresh Prometheus
+    # (no target seen before), the first sums are history and count nothing.
+    "rise": """\
 sum(
-  {{ c }} - (last_over_time({{ c }}[{{ gap }}] offset {{ window }}) <= {{ c }})
-    unless resets({{ c }}[{{ window }}]) > 0
+  {{ c }} - ({{ prev }} <= {{ c }})
   or
-  {{ c }}
-    + clamp_min(
-      max_over_time({{ c }}[{{ window }}]) - last_over_time({{ c }}[{{ gap }}] offset {{ window }}),
-      0
-    )
+  {{ c }} and {{ prev }}
   or
-  {{ c }} - min_over_time({{ base }}[{{ window }}])
+  {{ c }} - ({{ before }} <= {{ c }})
   or
-  {{ c }} - min_over_time({{ c }}[{{ window }}])
+  {{ c }} and {{ before }}
+  or
+  {{ c }} and on() ({{ events_prev }} or {{ events_before }})
+  or
+  {{ c }} * 0
 )""",
+    # Events over a short window: the rises of the evaluations within it.
+    "fast_window": "sum_over_time({{ rise }}[{{ window }}])",
     "difference": """\
 clamp_min(
 {{ total | indent(2, true) }}
@@ -262,14 +263,31 @@ def bad_step_expr(slo: SLO) -> str:
     )
 
 
+def rise_expr(slo: SLO, kind: str) -> str:
+    """Events of ``kind`` since the previous evaluation of the SLO's main group."""
+    c = slo_selector(names.rec_counter(kind), slo)
+    events = slo_selector(names.rec_counter("events"), slo)
+    gap = format_duration(GAP_BRIDGE)
+    latest = format_duration(2 * burn.STEP)
+    return render(
+        "rise",
+        c=c,
+        prev=f"last_over_time({c}[{gap}] offset 1ms)",
+        before=f"last_over_time({slo_selector(names.rec_counter_before(kind), slo)}[{latest}])",
+        events_prev=f"count(last_over_time({events}[{gap}] offset 1ms))",
+        events_before=(
+            f"count(last_over_time({slo_selector(names.rec_counter_before('events'), slo)}"
+            f"[{latest}]))"
+        ),
+    )
+
+
 def fast_window_expr(slo: SLO, kind: str, window: int) -> str:
     """Events of ``kind`` over a window of up to an hour, at every evaluation."""
     return render(
         "fast_window",
-        c=slo_selector(names.rec_counter(kind), slo),
-        base=slo_selector(names.rec_counter_base(kind), slo),
-        gap=format_duration(GAP_BRIDGE),
-        window=format_duration(window),
+        rise=slo_selector(names.rec_rise(kind), slo),
+        window=open_range(window),
     )
 
 

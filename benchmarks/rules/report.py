@@ -216,11 +216,18 @@ def targets(results: Results) -> list[str]:
         (f"budget within 0.1 pp on every workflow (worst {fmt(worst_error, 3)} pp)",
          bool(errors) and worst_error <= 0.1),
         (f"no NaN ({nan})", nan == 0),
-        (f"cycle at most 1/3 of Sloth-style ({fmt(agent[0] / sloth[0], 3)}; an hour of "
-         f"evaluations: {fmt(agent[2] / sloth[2], 3)})", agent[0] <= sloth[0] / 3),
-        (f"cycle at most 1/10 of naive exact ({fmt(agent[0] / naive[0], 3)}; an hour of "
-         f"evaluations: {fmt(agent[2] / naive[2], 3)})", agent[0] <= naive[0] / 10),
     ]  # fmt: skip
+    measures = [("one cycle, each rule once", agent[0], sloth[0], naive[0])]
+    measures.append(("an hour of evaluations, each group at its interval", *(
+        c[2] for c in (agent, sloth, naive))))  # fmt: skip
+    if results.live:
+        measures.append(("Prometheus's own rule evaluation an hour (live)", *(
+            results.live[k].per_hour for k in (AGENT, SLOTH, NAIVE))))  # fmt: skip
+    for name, mine, theirs, naive_cost in measures:
+        checks.append((f"{name}: at most 1/3 of Sloth-style ({fmt(mine / theirs, 3)})",
+                       mine <= theirs / 3))  # fmt: skip
+        checks.append((f"{name}: at most 1/10 of naive exact ({fmt(mine / naive_cost, 3)})",
+                       mine <= naive_cost / 10))  # fmt: skip
     return [f"- {'met' if ok else 'MISSED'}: {text}" for text, ok in checks]
 
 

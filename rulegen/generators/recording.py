@@ -6,9 +6,10 @@ falls on a counter reset. Counting each target's rises therefore counts every ru
 
 Two groups per SLO:
 
-- ``<slo>`` (the global evaluation interval): the per-target sums at every evaluation and
-  windows up to an hour from them, so fast-burn alerts react within a scrape or two;
-  objective and budget. The SLO's alerts are appended to this group (see
+- ``<slo>`` (the global evaluation interval): the per-target sums at every evaluation, the
+  events since the previous evaluation (each target's rise), and windows up to an hour as
+  sums of those rises, so fast-burn alerts react within a scrape or two; objective and
+  budget. The SLO's alerts are appended to this group (see
   ``rulegen.generators``).
 - ``<slo>-steps`` (interval: one step, 5m): the per-target sums at every step, each
   target's rise since it was last seen (up to a period ago), the events of each step;
@@ -82,10 +83,10 @@ def sli_group(slo: SLO) -> dict[str, Any]:
     """Per-target sums, short windows from them, their ratios, and the SLO's fixed figures."""
     labels = slo_labels(slo)
     kinds = promql.counted_kinds(slo.sli)
-    rules: list[Rule] = [
-        _record(names.rec_counter(kind), promql.counter_expr(slo.sli, kind), labels)
-        for kind in kinds
-    ]
+    rules: list[Rule] = []
+    for kind in kinds:
+        rules.append(_record(names.rec_counter(kind), promql.counter_expr(slo.sli, kind), labels))
+        rules.append(_record(names.rec_rise(kind), promql.rise_expr(slo, kind), labels))
     for window in slo.windows():
         if window > burn.RAW_WINDOW_MAX:
             continue
