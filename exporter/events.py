@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -30,6 +31,10 @@ MAX_COUNT: Final = 1_000_000
 MAX_DURATION: Final = 30 * 86_400.0
 MAX_ID: Final = 200
 MAX_VALUE: Final = 128
+#: Characters a label value may not hold: quotes, backslashes, control characters.
+_UNSAFE: Final = re.compile(r'[\x00-\x1f"\\\x7f]')
+#: UTF-16 surrogates, which no UTF-8 text (nor SQLite) can hold alone.
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _FIELDS: Final = frozenset({"workflow", "outcome", "dimensions", "count", "duration_seconds", "id"})
 
 
@@ -63,6 +68,8 @@ def parse_body(body: bytes, catalog: Catalog) -> list[Event]:
         raise EventError("", f"body is not valid JSON: {exc}", "malformed_json") from exc
     except ValueError as exc:  # NaN or Infinity
         raise EventError("", str(exc), "malformed_json") from exc
+    except RecursionError as exc:
+        raise EventError("", "body is nested too deeply", "malformed_json") from exc
     if isinstance(data, dict):
         return [_event(data, "", catalog)]
     if isinstance(data, list):
@@ -139,7 +146,15 @@ def _check_text(value: str, field: str, limit: int) -> None:
         raise EventError(field, "must not be empty", "bad_value")
     if len(value) > limit:
         raise EventError(field, f"longer than {limit} characters", "bad_value")
-    if any(ord(c) < 0x20 or c in '"\\' or ord(c) == 0x7F for c in value):
+    surrogate = _SURROGATE.search(value)
+    if surrogate is not None:
+        raise EventError(
+            field,
+            f"must be valid Unicode: holds the lone surrogate \\u{ord(surrogate[0]):04x} (a "
+            "lone JSON escape, or text decoded from bytes that are not UTF-8)",
+            "bad_value",
+        )
+    if _UNSAFE.search(value) is not None:
         raise EventError(
             field, "must not contain quotes, backslashes or control characters", "bad_value"
         )

@@ -3,7 +3,8 @@
 - ``POST /v1/outcomes``: one event or a batch; 200 once durable, 4xx with a JSON reason
   (nothing applied) for client mistakes, 503 if the store failed.
 - ``GET /metrics``: Prometheus text format or OpenMetrics, by the Accept header.
-- ``GET /healthz`` (the process answers) and ``GET /readyz`` (the store is open).
+- ``GET /healthz`` (the process answers and its committer runs: a liveness probe restarts
+  it otherwise) and ``GET /readyz`` (the store is open).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Any, ClassVar, Final
 
 from prometheus_client.exposition import choose_encoder
 
-from exporter.events import EventError, parse_body
+from exporter.events import Event, EventError, parse_body
 from exporter.metrics import Exposition, build_registry
-from exporter.store import Store, StoreError
+from exporter.store import BatchError, Store, StoreError
 
 __all__ = ["Limits", "Security", "ServerConfig", "make_server"]
 
@@ -120,7 +121,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/metrics":
             self._metrics()
         elif path == "/healthz":
-            self._json(200, {"status": "ok"})
+            if self.config.store.ready():
+                self._json(200, {"status": "ok"})
+            else:
+                self._json(503, {"status": "failing", "reason": "the committer has stopped"})
         elif path == "/readyz":
             if self.config.store.ready():
                 self._json(200, {"status": "ready"})
@@ -159,8 +163,15 @@ class _Handler(BaseHTTPRequestHandler):
                         where,
                     )
                     return
+        self._record(events)
+
+    def _record(self, events: list[Event]) -> None:
+        """Apply checked events and answer with what was counted."""
         try:
             result = self.config.store.apply(events, timeout=self.config.limits.commit_timeout)
+        except BatchError as exc:
+            self._refuse(400, "unstorable_value", str(exc))
+            return
         except (StoreError, FutureTimeout) as exc:
             self._json(503, {"error": f"not recorded: {exc or 'timed out'}", "reason": "store"})
             return

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import queue
 import sqlite3
 import threading
@@ -27,7 +28,15 @@ from typing import Final
 from exporter.catalog import OTHER, UNKNOWN, Catalog
 from exporter.events import Event
 
-__all__ = ["Applied", "CounterKey", "HistogramKey", "Snapshot", "Store", "StoreError"]
+__all__ = [
+    "Applied",
+    "BatchError",
+    "CounterKey",
+    "HistogramKey",
+    "Snapshot",
+    "Store",
+    "StoreError",
+]
 
 CounterKey = tuple[str, str, tuple[tuple[str, str], ...]]  # workflow, outcome, dimensions
 HistogramKey = tuple[str, tuple[tuple[str, str], ...]]  # workflow, dimensions
@@ -52,8 +61,15 @@ CREATE INDEX IF NOT EXISTS idempotency_at ON idempotency (at);
 """
 
 
+log = logging.getLogger("agent_slo.exporter")
+
+
 class StoreError(Exception):
     """The store could not record a batch; nothing of it was applied."""
+
+
+class BatchError(StoreError):
+    """A batch holds something the store cannot record; the sender must change it."""
 
 
 @dataclass(frozen=True)
@@ -202,7 +218,13 @@ class Store:
                     stop = True
                     break
                 group.append(item)
-            self._commit(group)
+            try:
+                self._commit(group)
+            except Exception as exc:  # the committer must outlive any batch
+                log.exception("the committer failed a group of %d batch(es)", len(group))
+                for pending in group:
+                    if not pending.future.done():
+                        pending.future.set_exception(StoreError(f"not recorded: {exc}"))
             if stop:
                 return
 
@@ -235,12 +257,11 @@ class Store:
                 results.append(Applied(applied, duplicates, folds))
             self._write(counters, histograms, new_values, ids, now)
             self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self.errors += 1
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            for pending in group:
-                pending.future.set_exception(StoreError(f"could not record the batch: {exc}"))
+        except sqlite3.Error as exc:  # the storage: every batch of the group fails
+            self._fail(group, StoreError(f"could not record the batch: {exc}"))
+            return
+        except Exception as exc:  # noqa: BLE001 - what a batch holds: only that batch fails
+            self._isolate(group, exc)
             return
         with self._lock:
             self._counters.update(counters)
@@ -251,6 +272,31 @@ class Store:
                 self._folded[folded_key] = self._folded.get(folded_key, 0) + n
         for pending, result in zip(group, results, strict=True):
             pending.future.set_result(result)
+
+    def _isolate(self, group: list[_Pending], exc: Exception) -> None:
+        """A group failed for what a batch holds: commit its batches one by one, so that
+        only the one at fault fails (4xx-worthy when a value cannot be stored)."""
+        if len(group) > 1:
+            self._rollback()
+            for pending in group:
+                self._commit([pending])
+            return
+        if isinstance(exc, ValueError | TypeError | OverflowError):
+            error: StoreError = BatchError(f"a value cannot be stored: {exc}")
+        else:
+            log.exception("could not record a batch")
+            error = StoreError(f"could not record the batch: {type(exc).__name__}")
+        self._fail(group, error)
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    def _fail(self, group: list[_Pending], error: StoreError) -> None:
+        self.errors += 1
+        self._rollback()
+        for pending in group:
+            pending.future.set_exception(error)
 
     def _seen_id(self, key: str, now: float) -> bool:
         row = self._db.execute("SELECT at FROM idempotency WHERE key = ?", (key,)).fetchone()

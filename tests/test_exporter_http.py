@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from exporter.catalog import Catalog
+from exporter.events import Event
 from exporter.server import Limits, Security, make_server
-from exporter.store import Store
+from exporter.store import BatchError, Store
 from rulegen.loader import load_text
 from rulegen.model import build
 
@@ -187,6 +188,14 @@ BAD_INPUT = [
         "bad_duration",
         "duration_seconds",
     ),
+    (
+        '{"workflow": "triage", "outcome": "success", "dimensions": {"model": "x\\ud800"}}',
+        "bad_value",
+        "dimensions.model",
+    ),
+    ('{"workflow": "triage", "outcome": "success", "id": "k\\udfff"}', "bad_value", "id"),
+    ('{"workflow": "tri\\udc80age", "outcome": "success"}', "bad_value", "workflow"),
+    ("[" * 30_000 + "]" * 30_000, "malformed_json", ""),
     ('{"workflow": "triage", "outcome": "success", "id": ""}', "bad_value", "id"),
     ('{"workflow": "triage", "outcome": "success", "id": 5}', "bad_type", "id"),
 ]
@@ -317,6 +326,67 @@ def test_metrics_basic_auth(tmp_path: Path) -> None:
         assert info.value.code == 401
         good = "Basic " + base64.b64encode(b"prom:s3cret").decode()
         assert "agent_outcomes_total" in exporter.metrics(auth=good)[1]
+
+
+def test_a_refused_surrogate_leaves_writes_working(exporter: Exporter) -> None:
+    """A lone surrogate is refused at parse time with a reason; the next write is counted."""
+    status, reply = exporter.post(
+        '{"workflow": "triage", "outcome": "rejected", "dimensions": {"model": "\\ud800"}}'
+    )
+    assert (status, reply["field"]) == (400, "dimensions.model")
+    assert "\\ud800" in reply["error"]
+    assert exporter.post(EVENT)[0] == 200
+    assert exporter.counters() == {KEY: 1}
+
+
+def test_the_committer_outlives_a_batch_it_cannot_store(tmp_path: Path) -> None:
+    """A batch the database refuses for what it holds fails alone, with a BatchError; the
+    batches committed with it and after it are recorded."""
+    first = threading.Event()
+
+    def slow_clock() -> float:
+        # The first commit waits, so the next three batches queue up and commit as a group.
+        if not first.is_set():
+            first.set()
+            threading.Event().wait(0.5)
+        return 1_800_000_000.0
+
+    store = Store(tmp_path / "state.db", _catalog(), clock=slow_clock)
+    try:
+        good = Event("triage", "rejected", (("model", "model-a"),), 1, None, None)
+        # Built without the parser, as a value that slipped past it: SQLite cannot bind it.
+        poison = Event("triage", "success", (("model", "x\ud800"),), 1, None, None)
+        warm_up = store.submit([good])
+        assert first.wait(5)
+        futures = [store.submit([good]), store.submit([poison]), store.submit([good, good])]
+        assert warm_up.result(10).applied == 1
+        assert futures[0].result(10).applied == 1
+        with pytest.raises(BatchError, match="cannot be stored"):
+            futures[1].result(10)
+        assert futures[2].result(10).applied == 2
+        assert store.ready()
+        assert store.apply([good], timeout=10).applied == 1
+        counters = {k: v for k, v in store.snapshot().counters.items() if v}
+        assert counters == {KEY: 5}
+    finally:
+        store.close()
+    reopened = Store(tmp_path / "state.db", _catalog())
+    try:
+        assert {k: v for k, v in reopened.snapshot().counters.items() if v} == {KEY: 5}
+    finally:
+        reopened.close()
+
+
+def test_healthz_fails_when_the_committer_stops(exporter: Exporter) -> None:
+    """A liveness probe sees a committer that no longer runs: /healthz and /readyz 503."""
+    exporter.store._queue.put(None)
+    exporter.store._thread.join(5)
+    for path in ("/healthz", "/readyz"):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(exporter.url + path, timeout=5)
+        with info.value:
+            assert info.value.code == 503
+            assert json.loads(info.value.read())["status"] != "ok"
 
 
 def test_health_endpoints(exporter: Exporter) -> None:
