@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -124,18 +125,24 @@ class Store:
         self.clock = clock
         self._lock = threading.Lock()
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
         self._counters: dict[CounterKey, int] = {}
         self._histograms: dict[HistogramKey, Histogram] = {}
         self._seen: dict[tuple[str, str], set[str]] = {}
         self._folded: dict[tuple[str, str], int] = {}
         self.errors = 0
-        self._keys = self._db.execute("SELECT COUNT(*) FROM idempotency").fetchone()[0]
         self._pruned_at = 0.0
-        self._load()
+        self._broken: str | None = None
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._keys = self._db.execute("SELECT COUNT(*) FROM idempotency").fetchone()[0]
+            self._load()
+            stat = path.stat()
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            raise StoreError(_open_error(path, exc)) from exc
+        self._identity = (stat.st_dev, stat.st_ino)
         self._thread = threading.Thread(target=self._run, name="agent-slo-committer", daemon=True)
         self._thread.start()
 
@@ -169,8 +176,9 @@ class Store:
                 self._histograms.setdefault((wf.name, dims), Histogram([0] * (len(wf.buckets) + 1)))
 
     def ready(self) -> bool:
-        """Whether batches can be committed: the committer thread is running."""
-        return self._thread.is_alive()
+        """Whether batches can be committed: the committer thread runs and the state file
+        is the one it opened."""
+        return self._thread.is_alive() and self._broken is None
 
     def snapshot(self) -> Snapshot:
         """A consistent copy of the counters."""
@@ -229,6 +237,11 @@ class Store:
                 return
 
     def _commit(self, group: list[_Pending]) -> None:
+        if self._broken is None:
+            self._check_file()
+        if self._broken is not None:
+            self._fail(group, StoreError(self._broken))
+            return
         now = self.clock()
         counters: dict[CounterKey, int] = {}
         histograms: dict[HistogramKey, Histogram] = {}
@@ -272,6 +285,33 @@ class Store:
                 self._folded[folded_key] = self._folded.get(folded_key, 0) + n
         for pending, result in zip(group, results, strict=True):
             pending.future.set_result(result)
+
+    def _check_file(self) -> None:
+        """Stop acknowledging if the state file was deleted or replaced: what would be
+        committed from now on could not be found again after a restart."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            problem = "was deleted"
+        else:
+            if (stat.st_dev, stat.st_ino) == self._identity and stat.st_nlink > 0:
+                return
+            problem = "was replaced by another file"
+        saved = self.path.with_name(self.path.name + ".recovered")
+        try:
+            copy = sqlite3.connect(saved)
+            try:
+                self._db.backup(copy)
+            finally:
+                copy.close()
+            where = f"the state up to now is saved in {saved}: stop the exporter, move it to "
+            where += f"{self.path} and start again"
+        except (sqlite3.Error, OSError) as exc:
+            where = f"the state up to now could not be saved ({exc}): do not stop the exporter "
+            where += "before copying /proc/<pid>/fd of its open state file"
+        self._broken = f"the state file {self.path} {problem}; writes are refused"
+        log.error("%s while the exporter ran, so that no acknowledged event is lost; %s",
+                  self._broken, where)  # fmt: skip
 
     def _isolate(self, group: list[_Pending], exc: Exception) -> None:
         """A group failed for what a batch holds: commit its batches one by one, so that
@@ -401,6 +441,20 @@ class Store:
             )
             self._keys -= excess
         self._pruned_at = now
+
+
+def _open_error(path: Path, exc: Exception) -> str:
+    """One line: why the state file cannot be opened, and what to do."""
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        fix = f"create the directory {parent}"
+    elif not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        fix = f"let this user write {parent} and {path.name}"
+    elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+        fix = "it is not an agent-slo state file (or it is corrupt): move it aside or pick another"
+    else:
+        fix = "check the path"
+    return f"cannot open the state file {path}: {exc}; {fix}"
 
 
 def _dims_to(dims: tuple[tuple[str, str], ...]) -> str:

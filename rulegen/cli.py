@@ -182,7 +182,7 @@ def serve(
 
     from exporter.catalog import Catalog  # noqa: PLC0415
     from exporter.server import Security, make_server, serve_until_stopped  # noqa: PLC0415
-    from exporter.store import Store  # noqa: PLC0415
+    from exporter.store import Store, StoreError  # noqa: PLC0415
     from rulegen.durations import parse_duration  # noqa: PLC0415
 
     if host not in ("127.0.0.1", "localhost", "::1") and not listen_wide:
@@ -198,12 +198,15 @@ def serve(
     if metrics_auth:
         user, _, password = metrics_auth.partition(":")
         basic = (user, password)
-    store = Store(
-        state,
-        catalog,
-        idempotency_horizon=float(parse_duration(idempotency_horizon)),
-        idempotency_max=idempotency_max,
-    )
+    try:
+        store = Store(
+            state,
+            catalog,
+            idempotency_horizon=float(parse_duration(idempotency_horizon)),
+            idempotency_max=idempotency_max,
+        )
+    except StoreError as exc:
+        raise DomainFailure(f"the exporter did not start: {exc}") from exc
     server = make_server(store, host, port, security=Security(tokens, basic))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import subprocess
@@ -15,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from exporter.catalog import Catalog
 from exporter.events import Event
 from exporter.server import Limits, Security, make_server
-from exporter.store import BatchError, Store
+from exporter.store import BatchError, Store, StoreError
+from rulegen.cli import main
 from rulegen.loader import load_text
 from rulegen.model import build
 
@@ -339,6 +342,15 @@ def test_a_refused_surrogate_leaves_writes_working(exporter: Exporter) -> None:
     assert exporter.counters() == {KEY: 1}
 
 
+def _stored(path: Path) -> dict[Any, int]:
+    """The non-zero counters a state file holds, as a restarted exporter would load them."""
+    store = Store(path, _catalog())
+    try:
+        return {k: v for k, v in store.snapshot().counters.items() if v}
+    finally:
+        store.close()
+
+
 def test_the_committer_outlives_a_batch_it_cannot_store(tmp_path: Path) -> None:
     """A batch the database refuses for what it holds fails alone, with a BatchError; the
     batches committed with it and after it are recorded."""
@@ -370,11 +382,7 @@ def test_the_committer_outlives_a_batch_it_cannot_store(tmp_path: Path) -> None:
         assert counters == {KEY: 5}
     finally:
         store.close()
-    reopened = Store(tmp_path / "state.db", _catalog())
-    try:
-        assert {k: v for k, v in reopened.snapshot().counters.items() if v} == {KEY: 5}
-    finally:
-        reopened.close()
+    assert _stored(tmp_path / "state.db") == {KEY: 5}
 
 
 def test_healthz_fails_when_the_committer_stops(exporter: Exporter) -> None:
@@ -387,6 +395,65 @@ def test_healthz_fails_when_the_committer_stops(exporter: Exporter) -> None:
         with info.value:
             assert info.value.code == 503
             assert json.loads(info.value.read())["status"] != "ok"
+
+
+def _get_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return int(exc.code)
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_deleted_or_replaced_state_file_stops_acknowledging(
+    tmp_path: Path, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once the state file is gone, nothing more is acknowledged (503, probes fail, one log
+    line), and what was acknowledged before is saved beside it, ready to be moved back."""
+    state = tmp_path / "state.db"
+    with contextlib.ExitStack() as stack:
+        exporter = stack.enter_context(contextlib.contextmanager(_start)(tmp_path))
+        assert exporter.post(EVENT)[0] == 200
+        if how == "deleted":
+            state.unlink()
+        else:
+            other = Store(tmp_path / "other.db", _catalog())
+            other.close()
+            (tmp_path / "other.db").replace(state)
+        status, reply = exporter.post(EVENT)
+        assert status == 503
+        assert f"the state file {state} was {how}" in reply["error"]
+        assert exporter.post(EVENT)[0] == 503
+        assert _get_status(exporter.url + "/readyz") == 503
+        assert _get_status(exporter.url + "/healthz") == 503
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(logged) == 1
+    assert f"saved in {state}.recovered" in logged[0]
+    assert _stored(tmp_path / "state.db.recovered") == {KEY: 1}
+
+
+def test_start_up_errors_name_the_path_and_the_fix(tmp_path: Path) -> None:
+    """A state file that cannot be opened: one line with the path and what to do."""
+    missing = tmp_path / "nowhere" / "state.db"
+    with pytest.raises(StoreError, match=f"create the directory {tmp_path / 'nowhere'}"):
+        Store(missing, _catalog())
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"not a database " * 100)
+    with pytest.raises(StoreError, match=f"{corrupt}: file is not a database; .*move it aside"):
+        Store(corrupt, _catalog())
+    spec = tmp_path / "specs"
+    spec.mkdir()
+    (spec / "spec.yaml").write_text(SPEC)
+    result = CliRunner().invoke(
+        main, ["serve", "--specs", str(spec), "--state", str(missing)], catch_exceptions=False
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: the exporter did not start: cannot open the state file {missing}: unable to "
+        f"open database file; create the directory {tmp_path / 'nowhere'}"
+    ]
 
 
 def test_health_endpoints(exporter: Exporter) -> None:
