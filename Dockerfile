@@ -1,7 +1,11 @@
 # agent-slo exporter image: `agent-slo serve` on a slim Python base, as an unprivileged user.
 #
 #   docker build -t agent-slo .
-#   docker run -p 9464:9464 -v agent-slo-state:/var/lib/agent-slo agent-slo
+#   docker run -p 9464:9464 -v agent-slo-state:/var/lib/agent-slo \
+#     -e AGENT_SLO_TOKENS='<token> [WORKFLOW ...]' agent-slo
+#
+# It listens on all interfaces, so it refuses to start without a write token (AGENT_SLO_TOKENS,
+# or --tokens-file with a mounted file); --insecure-open-writes opens writes to anyone.
 #
 # The specs baked in are slo-specs/; mount your own over /etc/agent-slo/specs. The same
 # image runs the other commands: `docker run --rm agent-slo validate /etc/agent-slo/specs`.

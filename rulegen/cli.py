@@ -143,6 +143,11 @@ def schema() -> None:
     help="Allow a --host other than loopback (the exporter binds 127.0.0.1 by default).",
 )
 @click.option(
+    "--insecure-open-writes",
+    is_flag=True,
+    help="With --listen-wide and no token, accept writes from anyone who reaches the port.",
+)
+@click.option(
     "--tokens-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Bearer tokens for writes, one per line: TOKEN [WORKFLOW ...] (no workflow: all). "
@@ -169,6 +174,7 @@ def serve(
     port: int,
     state: Path,
     listen_wide: bool,
+    insecure_open_writes: bool,
     tokens_file: Path | None,
     metrics_auth: str | None,
     idempotency_horizon: str,
@@ -185,19 +191,33 @@ def serve(
     from exporter.store import Store, StoreError  # noqa: PLC0415
     from rulegen.durations import parse_duration  # noqa: PLC0415
 
-    if host not in ("127.0.0.1", "localhost", "::1") and not listen_wide:
+    wide = host not in ("127.0.0.1", "localhost", "::1")
+    if wide and not listen_wide:
         raise click.UsageError(f"--host {host} listens beyond this machine: add --listen-wide")
+    file_text = tokens_file.read_text(encoding="utf-8") if tokens_file else ""
+    if tokens_file and not _parse_tokens(file_text):
+        raise DomainFailure(
+            f"--tokens-file {tokens_file} holds no token (every line is blank or a comment): "
+            "writes would be open; add a line TOKEN [WORKFLOW ...]"
+        )
+    tokens = _parse_tokens(
+        file_text + "\n" + os.environ.get("AGENT_SLO_TOKENS", "").replace(";", "\n")
+    )
+    if wide and not tokens and not insecure_open_writes:
+        raise click.UsageError(
+            f"--host {host} with no write token would let anyone who reaches the port record "
+            "outcomes: give --tokens-file or AGENT_SLO_TOKENS, or --insecure-open-writes"
+        )
+    basic = None
+    if metrics_auth is not None:
+        user, colon, password = metrics_auth.partition(":")
+        if not (user and colon and password):
+            raise click.BadParameter(
+                "expected USER:PASSWORD, neither of them empty", param_hint="'--metrics-auth'"
+            )
+        basic = (user, password)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     catalog = Catalog.from_model(_load((specs,), "the exporter did not start"))
-    tokens = _parse_tokens(
-        (tokens_file.read_text(encoding="utf-8") if tokens_file else "")
-        + "\n"
-        + os.environ.get("AGENT_SLO_TOKENS", "").replace(";", "\n")
-    )
-    basic = None
-    if metrics_auth:
-        user, _, password = metrics_auth.partition(":")
-        basic = (user, password)
     try:
         store = Store(
             state,
@@ -220,6 +240,12 @@ def serve(
         len(catalog.workflows),
         "need a bearer token" if tokens else "are open",
     )
+    if wide and not tokens:
+        logging.getLogger("agent_slo.exporter").warning(
+            "writes are open to anyone who reaches %s:%s (--insecure-open-writes)",
+            bound_host,
+            bound_port,
+        )
     try:
         serve_until_stopped(server, stop)
     finally:
@@ -266,10 +292,13 @@ def webhook(listen: str) -> None:
 
 
 def _parse_tokens(text: str) -> dict[str, frozenset[str] | None]:
+    """Tokens and the workflows each may write (None: all), from ``TOKEN [WORKFLOW ...]``
+    lines; blank lines and lines starting with ``#`` are skipped, and a token may hold any
+    visible character, ``#`` included."""
     tokens: dict[str, frozenset[str] | None] = {}
     for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
+        line = raw.strip()
+        if not line or line.startswith("#"):
             continue
         token, *workflows = line.split()
         tokens[token] = frozenset(workflows) if workflows else None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -238,3 +241,79 @@ def test_help_on_every_command() -> None:
         result = CliRunner().invoke(main, [*command, "--help"])
         assert result.exit_code == 0
         assert "Usage:" in result.output
+
+
+def _serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """`serve` refused before it listens: its exit code and output."""
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--specs", str(SPEC), "--state", str(tmp_path / "s.db"), *args],
+        env={"AGENT_SLO_TOKENS": "", "AGENT_SLO_METRICS_AUTH": None, **(env or {})},
+    )
+    return result.exit_code, result.output
+
+
+def test_serve_refuses_open_writes_on_a_wide_address(tmp_path: Path) -> None:
+    """Listening beyond loopback needs a write token, or an explicit --insecure-open-writes."""
+    code, output = _serve(tmp_path, "--host", "0.0.0.0", "--listen-wide")  # noqa: S104
+    assert code == 2
+    assert "with no write token would let anyone who reaches the port record" in output
+    assert "--insecure-open-writes" in output
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_serve_refuses_a_tokens_file_without_tokens(tmp_path: Path) -> None:
+    """A tokens file that holds only blank lines and comments would open writes: an error."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# the tokens go here\n\n   \n")
+    code, output = _serve(tmp_path, "--tokens-file", str(tokens))
+    assert code == 1
+    assert f"--tokens-file {tokens} holds no token" in output
+
+
+@pytest.mark.parametrize("auth", ["prom", "prom:", ":secret"])
+def test_serve_refuses_metrics_auth_without_both_parts(tmp_path: Path, auth: str) -> None:
+    """Basic auth on /metrics needs a user and a password."""
+    code, output = _serve(tmp_path, "--metrics-auth", auth)
+    assert code == 2
+    assert "expected USER:PASSWORD, neither of them empty" in output
+
+
+def test_tokens_may_hold_any_visible_character() -> None:
+    """Only lines starting with # are comments: a # inside a token is part of it."""
+    from rulegen.cli import _parse_tokens  # noqa: PLC0415 - the one helper tested alone
+
+    text = "# ops\n  t#1=x!  code-review triage\nplain\n\n  # indented comment\n"
+    assert _parse_tokens(text) == {"t#1=x!": frozenset({"code-review", "triage"}), "plain": None}
+
+
+def test_serve_opens_writes_wide_only_when_told(tmp_path: Path) -> None:
+    """With --insecure-open-writes the exporter starts on a wide address and warns."""
+    with subprocess.Popen(
+        [
+            str(REPO / ".venv" / "bin" / "agent-slo"),
+            "serve",
+            "--specs",
+            str(SPEC),
+            "--state",
+            str(tmp_path / "s.db"),
+            "--host",
+            "127.0.0.2",  # loopback, but not one of the names serve treats as loopback
+            "--port",
+            "0",
+            "--listen-wide",
+            "--insecure-open-writes",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AGENT_SLO_TOKENS": ""},
+    ) as process:
+        try:
+            assert process.stderr is not None
+            lines = [process.stderr.readline() for _ in range(2)]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(10)
+    assert "listening on http://127.0.0.2:" in lines[0]
+    assert "writes are open to anyone who reaches 127.0.0.2:" in lines[1]
+    assert "WARNING" in lines[1]
