@@ -46,6 +46,13 @@ class EventError(ValueError):
         self.field = field
         self.reason = reason
         self.kind = kind  # a short, stable word for the rejected-events metric
+        self.events = 1  # how many events the refusal covers (a whole batch)
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,11 @@ class Event:
 def parse_body(body: bytes, catalog: Catalog) -> list[Event]:
     """Parse and check a request body: one event object or an array of them."""
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
+        data = json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except _DuplicateKeyError as exc:
+        raise EventError(
+            exc.key, "appears twice in one object (which one counts is ambiguous)", "duplicate_key"
+        ) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventError("", f"body is not valid JSON: {exc}", "malformed_json") from exc
     except ValueError as exc:  # NaN or Infinity
@@ -77,8 +88,23 @@ def parse_body(body: bytes, catalog: Catalog) -> list[Event]:
             raise EventError("", "the batch is empty", "empty_batch")
         if len(data) > MAX_BATCH:
             raise EventError("", f"a batch holds at most {MAX_BATCH} events", "batch_too_large")
-        return [_event(item, f"events[{i}]", catalog) for i, item in enumerate(data)]
+        try:
+            return [_event(item, f"events[{i}]", catalog) for i, item in enumerate(data)]
+        except EventError as exc:
+            exc.events = len(data)  # a batch is refused whole
+            raise
     raise EventError("", "expected an event (JSON object) or a batch (JSON array)", "bad_type")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return obj
 
 
 def _reject_constant(name: str) -> Any:

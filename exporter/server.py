@@ -14,7 +14,10 @@ import hmac
 import json
 import logging
 import socket
+import sys
 import threading
+import time
+from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -27,7 +30,7 @@ from exporter.events import Event, EventError, parse_body
 from exporter.metrics import Exposition, build_registry
 from exporter.store import BatchError, Store, StoreError
 
-__all__ = ["Limits", "Security", "ServerConfig", "make_server"]
+__all__ = ["Limits", "RefusalLog", "Security", "ServerConfig", "make_server"]
 
 log = logging.getLogger("agent_slo.exporter")
 OUTCOMES_PATH: Final = "/v1/outcomes"
@@ -72,6 +75,56 @@ class Security:
         return hmac.compare_digest(header.removeprefix("Basic ").strip(), expected)
 
 
+class RefusalLog:
+    """One log line per refused request (status, reason, field, client; never the body), at
+    most ``burst`` a minute; past that, a summary by reason once a minute."""
+
+    def __init__(self, burst: int = 20, clock: Any = time.monotonic) -> None:
+        self.burst = burst
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._start = clock()
+        self._logged = 0
+        self._held: Counter[str] = Counter()
+
+    def refused(self, status: int, kind: str, field: str, client: str, events: int) -> None:
+        """Log one refusal, or count it for the minute's summary."""
+        with self._lock:
+            if self.clock() - self._start >= 60:
+                self._flush()
+            if self._logged < self.burst:
+                self._logged += 1
+                log.info(
+                    "refused %d %s%s from %s (%d event%s)",
+                    status,
+                    kind,
+                    f" at {field}" if field else "",
+                    client,
+                    events,
+                    "" if events == 1 else "s",
+                )
+            else:
+                self._held[kind] += 1
+
+    def flush(self) -> None:
+        """Log the summary of refusals held back so far."""
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._held:
+            by_reason = ", ".join(f"{k} {n}" for k, n in sorted(self._held.items()))
+            log.info(
+                "refused %d more request(s) since %.0f s ago: %s",
+                sum(self._held.values()),
+                self.clock() - self._start,
+                by_reason,
+            )
+        self._start = self.clock()
+        self._logged = 0
+        self._held.clear()
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything the handler needs, shared by all request threads."""
@@ -80,6 +133,7 @@ class ServerConfig:
     exposition: Exposition
     limits: Limits
     security: Security
+    refusals: RefusalLog = field(default_factory=RefusalLog)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -107,8 +161,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _refuse(self, status: int, kind: str, reason: str, field: str = "") -> None:
-        self.config.exposition.health.rejected.labels(kind).inc()
+    def _refuse(
+        self, status: int, kind: str, reason: str, field: str = "", events: int = 1
+    ) -> None:
+        self.config.exposition.health.rejected.labels(kind).inc(events)
+        self.config.refusals.refused(status, kind, field, self.address_string(), events)
         payload: dict[str, Any] = {"error": reason, "reason": kind}
         if field:
             payload["field"] = field
@@ -138,10 +195,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
         if path != OUTCOMES_PATH:
+            self.close_connection = True  # the body is not read: it must not become a request
             self._json(404, {"error": f"no such path: {path}", "reason": "not_found"})
             return
         allowed = self.config.security.workflows_for(self.headers.get("Authorization"))
         if allowed is False:
+            self.close_connection = True
             self._refuse(401, "unauthorized", "a valid bearer token is required")
             return
         body = self._read_body()
@@ -150,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             events = parse_body(body, self.config.store.catalog)
         except EventError as exc:
-            self._refuse(400, exc.kind, exc.reason, exc.field)
+            self._refuse(400, exc.kind, exc.reason, exc.field, exc.events)
             return
         if isinstance(allowed, frozenset):
             for i, event in enumerate(events):
@@ -161,6 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "forbidden",
                         f"this token may not write workflow {event.workflow!r}",
                         where,
+                        len(events),
                     )
                     return
         self._record(events)
@@ -170,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             result = self.config.store.apply(events, timeout=self.config.limits.commit_timeout)
         except BatchError as exc:
-            self._refuse(400, "unstorable_value", str(exc))
+            self._refuse(400, "unstorable_value", str(exc), events=len(events))
             return
         except (StoreError, FutureTimeout) as exc:
             self._json(503, {"error": f"not recorded: {exc or 'timed out'}", "reason": "store"})
@@ -187,24 +247,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _read_body(self) -> bytes | None:
-        length_header = self.headers.get("Content-Length")
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked" or length_header is None:
-            self._refuse(411, "length_required", "send the body with a Content-Length header")
-            self.close_connection = True
-            return None
-        try:
-            length = int(length_header)
-        except ValueError:
-            self._refuse(400, "bad_length", "Content-Length is not a number")
-            self.close_connection = True
-            return None
-        if length < 0 or length > self.config.limits.max_body_bytes:
-            self._refuse(
-                413,
-                "too_large",
-                f"the body may hold at most {self.config.limits.max_body_bytes} bytes",
-            )
-            self.close_connection = True
+        length = self._body_length()
+        if length is None:
+            self.close_connection = True  # what is left of the request must not be read as one
             return None
         try:
             body = self.rfile.read(length)
@@ -216,6 +261,31 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return None
         return body
+
+    def _body_length(self) -> int | None:
+        """The body's length from one Content-Length header alone; None once refused."""
+        lengths = self.headers.get_all("Content-Length") or []
+        if "Transfer-Encoding" in self.headers or not lengths:
+            self._refuse(
+                411, "length_required", "send the body with one Content-Length header alone"
+            )
+            return None
+        if len(lengths) > 1:
+            self._refuse(400, "bad_length", "more than one Content-Length header")
+            return None
+        try:
+            length = int(lengths[0])
+        except ValueError:
+            self._refuse(400, "bad_length", "Content-Length is not a number")
+            return None
+        if length < 0 or length > self.config.limits.max_body_bytes:
+            self._refuse(
+                413,
+                "too_large",
+                f"the body may hold at most {self.config.limits.max_body_bytes} bytes",
+            )
+            return None
+        return length
 
     def _metrics(self) -> None:
         if not self.config.security.metrics_allowed(self.headers.get("Authorization")):
@@ -240,6 +310,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-request is one line; anything else a logged traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.info("client %s went away mid-request (%s)", client_address[0], type(exc).__name__)
+        else:
+            log.error("error serving %s", client_address[0], exc_info=exc)
+
 
 def make_server(
     store: Store,
@@ -262,3 +340,7 @@ def serve_until_stopped(server: ThreadingHTTPServer, stop: threading.Event) -> N
     server.shutdown()
     server.server_close()
     thread.join()
+    handler = getattr(server, "RequestHandlerClass", None)
+    config = getattr(handler, "config", None)
+    if isinstance(config, ServerConfig):
+        config.refusals.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import socket
 import subprocess
 import threading
@@ -20,7 +21,7 @@ from click.testing import CliRunner
 
 from exporter.catalog import Catalog
 from exporter.events import Event
-from exporter.server import Limits, Security, make_server
+from exporter.server import Limits, RefusalLog, Security, make_server
 from exporter.store import BatchError, Store, StoreError
 from rulegen.cli import main
 from rulegen.loader import load_text
@@ -135,6 +136,8 @@ def test_batch_is_all_or_nothing(exporter: Exporter) -> None:
     assert status == 400
     assert reply["field"] == "events[2].outcome"
     assert exporter.counters() == {}
+    _, text = exporter.metrics()
+    assert 'agent_slo_exporter_rejected_events_total{reason="unknown_outcome"} 3.0' in text
     assert exporter.post([EVENT, EVENT])[0] == 200
     assert exporter.counters() == {KEY: 2}
 
@@ -199,6 +202,11 @@ BAD_INPUT = [
     ('{"workflow": "triage", "outcome": "success", "id": "k\\udfff"}', "bad_value", "id"),
     ('{"workflow": "tri\\udc80age", "outcome": "success"}', "bad_value", "workflow"),
     ("[" * 30_000 + "]" * 30_000, "malformed_json", ""),
+    (
+        '{"workflow": "triage", "outcome": "bogus", "outcome": "success"}',
+        "duplicate_key",
+        "outcome",
+    ),
     ('{"workflow": "triage", "outcome": "success", "id": ""}', "bad_value", "id"),
     ('{"workflow": "triage", "outcome": "success", "id": 5}', "bad_type", "id"),
 ]
@@ -249,6 +257,108 @@ def test_missing_length_is_refused(exporter: Exporter) -> None:
         )
         reply = sock.recv(4096).decode()
     assert reply.startswith("HTTP/1.1 411")
+
+
+def _exchange(exporter: Exporter, request: bytes) -> str:
+    """Send raw bytes on one connection; everything the server answers until it closes."""
+    host, port = exporter.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        replies = b""
+        while chunk := sock.recv(65536):
+            replies += chunk
+    return replies.decode()
+
+
+BODY = json.dumps(EVENT).encode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (b"Content-Length: %d\r\nContent-Length: 5\r\n" % len(BODY), "400"),
+        (b"Transfer-Encoding: gzip\r\nContent-Length: %d\r\n" % len(BODY), "411"),
+        (b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n" % len(BODY), "411"),
+    ],
+)
+def test_ambiguous_lengths_are_refused(exporter: Exporter, headers: bytes, status: str) -> None:
+    """Two Content-Length headers, or one with Transfer-Encoding (request smuggling behind a
+    proxy), are refused and the connection closed; nothing is counted."""
+    replies = _exchange(
+        exporter, b"POST /v1/outcomes HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n" + BODY
+    )
+    assert replies.startswith(f"HTTP/1.1 {status}")
+    assert replies.count("HTTP/1.1 ") == 1
+    assert exporter.counters() == {}
+
+
+def test_an_unread_body_is_never_read_as_a_request(tmp_path: Path) -> None:
+    """A 401 or a 404 closes the connection: a body that looks like a request is not served."""
+    inner = (
+        b"POST /v1/outcomes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(BODY) + BODY
+    )
+    for exporter in _start(tmp_path, security=Security({"s3cret": None})):
+        for path, status in ((b"/v1/outcomes", "401"), (b"/nope", "404")):
+            replies = _exchange(
+                exporter,
+                b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path, len(inner))
+                + inner,
+            )
+            assert replies.startswith(f"HTTP/1.1 {status}")
+            assert replies.count("HTTP/1.1 ") == 1
+        assert exporter.counters() == {}
+
+
+def test_each_refusal_is_one_log_line_without_the_body(
+    exporter: Exporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused request logs its status, reason, field and client; never what it sent."""
+    caplog.set_level(logging.INFO, "agent_slo.exporter")
+    secret = {**EVENT, "outcome": "do-not-log-me"}
+    assert exporter.post([secret, EVENT])[0] == 400
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert lines == ["refused 400 unknown_outcome at events[0].outcome from 127.0.0.1 (2 events)"]
+    assert "do-not-log-me" not in caplog.text
+
+
+def test_refusals_past_the_burst_are_summed_up_once_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Under a flood of bad requests the log holds the burst, then one summary a minute."""
+    caplog.set_level(logging.INFO, "agent_slo.exporter")
+    now = [0.0]
+    refusals = RefusalLog(burst=2, clock=lambda: now[0])
+    for _ in range(5):
+        refusals.refused(400, "bad_type", "count", "10.0.0.1", 1)
+    refusals.refused(401, "unauthorized", "", "10.0.0.2", 1)
+    now[0] = 61.0
+    refusals.refused(400, "bad_type", "", "10.0.0.1", 1)
+    refusals.flush()
+    assert [r.getMessage() for r in caplog.records] == [
+        "refused 400 bad_type at count from 10.0.0.1 (1 event)",
+        "refused 400 bad_type at count from 10.0.0.1 (1 event)",
+        "refused 4 more request(s) since 61 s ago: bad_type 3, unauthorized 1",
+        "refused 400 bad_type from 10.0.0.1 (1 event)",
+    ]
+
+
+def test_a_client_gone_mid_request_is_one_line(
+    exporter: Exporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken pipe while answering is one log line, not a traceback."""
+    caplog.set_level(logging.INFO, "agent_slo.exporter")
+    server = make_server(exporter.store, "127.0.0.1", 0)
+    try:
+        try:
+            raise BrokenPipeError(32, "Broken pipe")
+        except BrokenPipeError:
+            server.handle_error(None, ("192.0.2.7", 40000))
+    finally:
+        server.server_close()
+    (record,) = caplog.records
+    assert record.getMessage() == "client 192.0.2.7 went away mid-request (BrokenPipeError)"
+    assert record.exc_info is None
 
 
 def test_retries_with_the_same_id_count_once(exporter: Exporter) -> None:
