@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import logging
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,38 @@ class Limits:
     max_body_bytes: int = 4 * 1024 * 1024
     read_timeout: float = 10.0  # seconds for a client to send its request
     commit_timeout: float = 30.0  # seconds to wait for the store
+    drain_timeout: float = 15.0  # seconds requests in flight get to finish on shutdown
+
+
+class InFlight:
+    """Requests between their request line and their answer; whether the server drains."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+        self.draining = False
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Count a request in flight while it is being handled."""
+        with self._changed:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._count -= 1
+                self._changed.notify_all()
+
+    def drain(self, timeout: float) -> int:
+        """Stop keeping connections alive, wait up to ``timeout`` s for requests in flight
+        to be answered; how many were still in flight then."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            self.draining = True
+            while self._count and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(left)
+            return self._count
 
 
 @dataclass(frozen=True)
@@ -134,6 +167,7 @@ class ServerConfig:
     limits: Limits
     security: Security
     refusals: RefusalLog = field(default_factory=RefusalLog)
+    inflight: InFlight = field(default_factory=InFlight)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -174,6 +208,19 @@ class _Handler(BaseHTTPRequestHandler):
     # -- routes --------------------------------------------------------------------------
 
     def do_GET(self) -> None:
+        with self.config.inflight.request():
+            self._get()
+
+    def do_POST(self) -> None:
+        with self.config.inflight.request():
+            self._post()
+
+    def end_headers(self) -> None:
+        if self.config.inflight.draining:
+            self.send_header("Connection", "close")  # and close it once answered
+        super().end_headers()
+
+    def _get(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             self._metrics()
@@ -192,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": f"no such path: {path}", "reason": "not_found"})
 
-    def do_POST(self) -> None:
+    def _post(self) -> None:
         path = self.path.split("?", 1)[0]
         if path != OUTCOMES_PATH:
             self.close_connection = True  # the body is not read: it must not become a request
@@ -333,14 +380,18 @@ def make_server(
 
 
 def serve_until_stopped(server: ThreadingHTTPServer, stop: threading.Event) -> None:
-    """Serve in a thread until ``stop`` is set, then finish requests in flight."""
+    """Serve in a thread until ``stop`` is set; then accept no new connection and give the
+    requests in flight up to the drain timeout to be answered."""
     thread = threading.Thread(target=server.serve_forever, name="agent-slo-http", daemon=True)
     thread.start()
     stop.wait()
     server.shutdown()
-    server.server_close()
     thread.join()
-    handler = getattr(server, "RequestHandlerClass", None)
-    config = getattr(handler, "config", None)
+    config = getattr(server.RequestHandlerClass, "config", None)
     if isinstance(config, ServerConfig):
+        timeout = config.limits.drain_timeout
+        log.info("stopping: answering requests in flight (up to %.0f s)", timeout)
+        if left := config.inflight.drain(timeout):
+            log.warning("%d request(s) still in flight after %.0f s are dropped", left, timeout)
         config.refusals.flush()
+    server.server_close()

@@ -159,6 +159,13 @@ def schema() -> None:
     help="USER:PASSWORD required on /metrics (basic auth); or AGENT_SLO_METRICS_AUTH.",
 )
 @click.option(
+    "--drain-timeout",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds requests in flight get to be answered after SIGTERM or Ctrl-C.",
+)
+@click.option(
     "--idempotency-horizon", default="24h", show_default=True, help="How long ids are kept."
 )
 @click.option(
@@ -177,6 +184,7 @@ def serve(
     insecure_open_writes: bool,
     tokens_file: Path | None,
     metrics_auth: str | None,
+    drain_timeout: float,
     idempotency_horizon: str,
     idempotency_max: int,
 ) -> None:
@@ -187,7 +195,12 @@ def serve(
     import threading  # noqa: PLC0415
 
     from exporter.catalog import Catalog  # noqa: PLC0415
-    from exporter.server import Security, make_server, serve_until_stopped  # noqa: PLC0415
+    from exporter.server import (  # noqa: PLC0415
+        Limits,
+        Security,
+        make_server,
+        serve_until_stopped,
+    )
     from exporter.store import Store, StoreError  # noqa: PLC0415
     from rulegen.durations import parse_duration  # noqa: PLC0415
 
@@ -227,7 +240,13 @@ def serve(
         )
     except StoreError as exc:
         raise DomainFailure(f"the exporter did not start: {exc}") from exc
-    server = make_server(store, host, port, security=Security(tokens, basic))
+    server = make_server(
+        store,
+        host,
+        port,
+        limits=Limits(drain_timeout=drain_timeout),
+        security=Security(tokens, basic),
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -138,3 +138,42 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_sigterm_answers_a_request_in_flight(tmp_path: Path) -> None:
+    """A request whose body is still arriving when SIGTERM comes is answered and counted;
+    then the exporter exits 0, and a new connection is no longer served."""
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    port = _free_port()
+    proc = _start(tmp_path, port)
+    body = json.dumps([{"workflow": "crashy", "outcome": "success", "id": "late"}]).encode()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /v1/outcomes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body) + body[:10]
+            )
+            time.sleep(0.5)  # the handler is reading the body now
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(1.0)
+            sock.sendall(body[10:])
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200"), reply
+        assert b'"accepted":1' in reply
+        assert b"Connection: close" in reply
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = (tmp_path / "serve.log").read_text()
+    assert "stopping: answering requests in flight (up to 15 s)" in log
+    assert "still in flight" not in log
+    proc = _start(tmp_path, port)
+    try:
+        assert _exported(port) == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
