@@ -387,6 +387,7 @@ def serve_until_stopped(server: ThreadingHTTPServer, stop: threading.Event) -> N
     stop.wait()
     server.shutdown()
     thread.join()
+    server.server_close()  # new connections are refused from here on, not left waiting
     config = getattr(server.RequestHandlerClass, "config", None)
     if isinstance(config, ServerConfig):
         timeout = config.limits.drain_timeout
@@ -394,4 +395,3 @@ def serve_until_stopped(server: ThreadingHTTPServer, stop: threading.Event) -> N
         if left := config.inflight.drain(timeout):
             log.warning("%d request(s) still in flight after %.0f s are dropped", left, timeout)
         config.refusals.flush()
-    server.server_close()

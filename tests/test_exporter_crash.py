@@ -14,6 +14,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 SPEC = """\
 apiVersion: agent-slo/v1
 workflow: crashy
@@ -85,9 +87,13 @@ def _exported(port: int) -> float:
     )
 
 
-def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
-    """Writers hammer the exporter, it is killed with SIGKILL, restarted, and clients retry
-    what was not acknowledged (same ids): the totals equal every event, none twice."""
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_stop_under_load_loses_no_acknowledged_event(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """Writers hammer the exporter, it is stopped (SIGKILL, or SIGTERM which drains), then
+    restarted, and clients retry what was not acknowledged (same ids): the totals equal
+    every event, none twice."""
     (tmp_path / "spec.yaml").write_text(SPEC)
     port = _free_port()
     proc = _start(tmp_path, port)
@@ -112,10 +118,12 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while sum(acked) < WRITERS * BATCHES * BATCH // 4 and time.monotonic() < deadline:
             time.sleep(0.005)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.kill(proc.pid, stop)
+        assert proc.wait(timeout=30) == (0 if stop == signal.SIGTERM else -signal.SIGKILL)
         for t in threads:
             t.join()
+        if stop == signal.SIGTERM:
+            assert "still in flight" not in (tmp_path / "serve.log").read_text()
         killed_mid_load = sum(len(p) for p in pending)
         assert killed_mid_load > 0, "the kill came after all writes: nothing was tested"
         assert sum(acked) > 0, "the kill came before any write: nothing was tested"
