@@ -3,8 +3,9 @@
 - ``POST /v1/outcomes``: one event or a batch; 200 once durable, 4xx with a JSON reason
   (nothing applied) for client mistakes, 503 if the store failed.
 - ``GET /metrics``: Prometheus text format or OpenMetrics, by the Accept header.
-- ``GET /healthz`` (the process answers and its committer runs: a liveness probe restarts
-  it otherwise) and ``GET /readyz`` (the store is open).
+- ``GET /healthz`` and ``GET /readyz``: 200 while the store can write (its writer thread
+  runs, its file is the one it opened, its last commit did not fail for the storage), 503
+  otherwise.
 """
 
 from __future__ import annotations
@@ -228,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.config.store.ready():
                 self._json(200, {"status": "ok"})
             else:
-                self._json(503, {"status": "failing", "reason": "the committer has stopped"})
+                self._json(503, {"status": "failing", "reason": "the store cannot write"})
         elif path == "/readyz":
             if self.config.store.ready():
                 self._json(200, {"status": "ready"})

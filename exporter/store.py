@@ -132,6 +132,7 @@ class Store:
         self.errors = 0
         self._pruned_at = 0.0
         self._broken: str | None = None
+        self.failing: str | None = None  # the last commit's storage error, until one succeeds
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -176,9 +177,9 @@ class Store:
                 self._histograms.setdefault((wf.name, dims), Histogram([0] * (len(wf.buckets) + 1)))
 
     def ready(self) -> bool:
-        """Whether batches can be committed: the committer thread runs and the state file
-        is the one it opened."""
-        return self._thread.is_alive() and self._broken is None
+        """Whether batches can be committed: the committer thread runs, the state file is
+        the one it opened, and the last commit did not fail for the storage (a full disk)."""
+        return self._thread.is_alive() and self._broken is None and self.failing is None
 
     def snapshot(self) -> Snapshot:
         """A consistent copy of the counters."""
@@ -271,11 +272,12 @@ class Store:
             self._write(counters, histograms, new_values, ids, now)
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:  # the storage: every batch of the group fails
-            self._fail(group, StoreError(f"could not record the batch: {exc}"))
+            self._storage_failed(group, exc)
             return
         except Exception as exc:  # noqa: BLE001 - what a batch holds: only that batch fails
             self._isolate(group, exc)
             return
+        self._recovered()
         with self._lock:
             self._counters.update(counters)
             self._histograms.update(histograms)
@@ -285,6 +287,17 @@ class Store:
                 self._folded[folded_key] = self._folded.get(folded_key, 0) + n
         for pending, result in zip(group, results, strict=True):
             pending.future.set_result(result)
+
+    def _storage_failed(self, group: list[_Pending], exc: sqlite3.Error) -> None:
+        if self.failing is None:
+            log.error("the state file %s cannot be written: %s", self.path, exc)
+        self.failing = str(exc)
+        self._fail(group, StoreError(f"could not record the batch: {exc}"))
+
+    def _recovered(self) -> None:
+        if self.failing is not None:
+            log.info("the state file %s is written again", self.path)
+            self.failing = None
 
     def _check_file(self) -> None:
         """Stop acknowledging if the state file was deleted or replaced: what would be

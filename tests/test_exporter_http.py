@@ -544,6 +544,33 @@ def test_a_deleted_or_replaced_state_file_stops_acknowledging(
     assert _stored(tmp_path / "state.db.recovered") == {KEY: 1}
 
 
+def test_a_full_store_fails_the_probes_until_it_writes_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite's own "database or disk is full" (the file may not grow): the batch gets a
+    503, /healthz and /readyz fail with one log line; once there is room, the same batch
+    is recorded and the probes pass again."""
+    batch = [{**EVENT, "id": f"{i:04d}" + "x" * 150} for i in range(2_000)]
+    for exporter in _start(tmp_path, limits=Limits(max_body_bytes=4 * 1024 * 1024)):
+        assert exporter.post(EVENT)[0] == 200
+        db = exporter.store._db
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        status, reply = exporter.post(batch)
+        assert status == 503
+        assert "database or disk is full" in reply["error"]
+        assert _get_status(exporter.url + "/healthz") == 503
+        assert _get_status(exporter.url + "/readyz") == 503
+        db.execute("PRAGMA max_page_count = 1073741823")
+        assert exporter.post(batch) == (200, {"accepted": 2_000, "duplicates": 0, "folded": 0})
+        assert _get_status(exporter.url + "/healthz") == 200
+        assert exporter.counters() == {KEY: 2_001}
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [
+        f"the state file {tmp_path / 'state.db'} cannot be written: database or disk is full"
+    ]
+
+
 def test_start_up_errors_name_the_path_and_the_fix(tmp_path: Path) -> None:
     """A state file that cannot be opened: one line with the path and what to do."""
     missing = tmp_path / "nowhere" / "state.db"
