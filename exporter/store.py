@@ -133,6 +133,13 @@ class Store:
         self._pruned_at = 0.0
         self._broken: str | None = None
         self.failing: str | None = None  # the last commit's storage error, until one succeeds
+        saved = _recovered_path(path)
+        if saved.exists():
+            raise StoreError(
+                f"{saved} holds the state saved when {path} was deleted or replaced while "
+                f"the exporter ran: move it to {path}, removing any {path.name}-wal and "
+                f"{path.name}-shm beside it (or delete it to start from zero)"
+            )
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -310,7 +317,7 @@ class Store:
             if (stat.st_dev, stat.st_ino) == self._identity and stat.st_nlink > 0:
                 return
             problem = "was replaced by another file"
-        saved = self.path.with_name(self.path.name + ".recovered")
+        saved = _recovered_path(self.path)
         try:
             copy = sqlite3.connect(saved)
             try:
@@ -454,6 +461,11 @@ class Store:
             )
             self._keys -= excess
         self._pruned_at = now
+
+
+def _recovered_path(path: Path) -> Path:
+    """Where the state is saved when its file is deleted or replaced while running."""
+    return path.with_name(path.name + ".recovered")
 
 
 def _open_error(path: Path, exc: Exception) -> str:

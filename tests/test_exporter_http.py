@@ -542,6 +542,10 @@ def test_a_deleted_or_replaced_state_file_stops_acknowledging(
     assert len(logged) == 1
     assert f"saved in {state}.recovered" in logged[0]
     assert _stored(tmp_path / "state.db.recovered") == {KEY: 1}
+    with pytest.raises(StoreError, match=f"move it to {state}, removing any state.db-wal"):
+        Store(state, _catalog())  # a restart does not start from zero in silence
+    (tmp_path / "state.db.recovered").replace(state)
+    assert _stored(state) == {KEY: 1}
 
 
 def test_a_full_store_fails_the_probes_until_it_writes_again(
