@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,7 +113,7 @@ class RefusalLog:
     """One log line per refused request (status, reason, field, client; never the body), at
     most ``burst`` a minute; past that, a summary by reason once a minute."""
 
-    def __init__(self, burst: int = 20, clock: Any = time.monotonic) -> None:
+    def __init__(self, burst: int = 20, clock: Callable[[], float] = time.monotonic) -> None:
         self.burst = burst
         self.clock = clock
         self._lock = threading.Lock()
