@@ -1,0 +1,283 @@
+"""HTTP stacks for the exporter, side by side: throughput, latency, and slow clients.
+
+Each candidate serves a do-nothing ``POST /v1/outcomes`` (read the body, answer a small JSON)
+in a process of its own on loopback. Two measures per stack:
+
+- single-event load: ``--clients`` threads, each on one keep-alive connection, POST one
+  small event after another for ``--seconds``; requests a second and latency percentiles;
+- slow clients: ``--slow`` connections that send a request line and then one header line
+  every 2 s, never finishing; meanwhile one normal client POSTs every 0.25 s. Reported: how
+  many of its requests were answered within 2 s, the slowest answer, and the server's
+  threads and resident memory while the slow connections are held.
+
+The baseline is the standard library's ``http.server`` (a thread per connection), which the
+exporter runs on today. Run: ``.venv/bin/python -m benchmarks.http_stacks`` (the candidates
+come from ``pip install -e '.[bench-http]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import importlib.util
+import platform
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+BODY = b'{"workflow":"code-review","outcome":"success"}'
+REPLY = b'{"accepted":1,"duplicates":0,"folded":0}'
+
+SERVERS = {
+    "http.server": (
+        None,
+        """
+        import socket
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def setup(self):
+                super().setup()  # as the exporter: no Nagle delay between headers and body
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(REPLY)))
+                self.end_headers()
+                self.wfile.write(REPLY)
+            def log_message(self, *args):
+                pass
+        class S(ThreadingHTTPServer):
+            daemon_threads = True
+        S(("127.0.0.1", PORT), H).serve_forever()
+        """,
+    ),
+    "waitress": (
+        "waitress",
+        """
+        import waitress
+        def app(environ, start_response):
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            start_response("200 OK", [("Content-Type", "application/json"),
+                                      ("Content-Length", str(len(REPLY)))])
+            return [REPLY]
+        waitress.serve(app, host="127.0.0.1", port=PORT, threads=8, _quiet=True)
+        """,
+    ),
+    "uvicorn (h11)": (
+        "uvicorn",
+        """
+        import uvicorn
+        async def app(scope, receive, send):
+            if scope["type"] != "http":
+                return
+            more = True
+            while more:
+                message = await receive()
+                more = message.get("more_body", False)
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(REPLY)).encode())]})
+            await send({"type": "http.response.body", "body": REPLY})
+        uvicorn.run(app, host="127.0.0.1", port=PORT, http="h11", log_level="error",
+                    lifespan="off", limit_concurrency=1000)
+        """,
+    ),
+    "aiohttp": (
+        "aiohttp",
+        """
+        from aiohttp import web
+        async def post(request):
+            await request.read()
+            return web.Response(body=REPLY, content_type="application/json")
+        app = web.Application()
+        app.router.add_post("/v1/outcomes", post)
+        web.run_app(app, host="127.0.0.1", port=PORT, print=None, access_log=None)
+        """,
+    ),
+}
+
+
+@dataclass
+class Load:
+    requests: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+
+@dataclass
+class Slow:
+    held: int
+    answered: int
+    asked: int
+    slowest: float
+    threads: int
+    rss_mb: float
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(name: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    _, code = SERVERS[name]
+    port = free_port()
+    source = f"PORT = {port}\nREPLY = {REPLY!r}\n" + textwrap.dedent(code)
+    process = subprocess.Popen([sys.executable, "-c", source])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            time.sleep(0.05)
+        yield port, process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def post(conn: http.client.HTTPConnection) -> None:
+    conn.request("POST", "/v1/outcomes", BODY, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    response.read()
+    if response.status != 200:
+        raise RuntimeError(f"status {response.status}")
+
+
+def load(port: int, clients: int, seconds: float) -> Load:
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    stop = time.monotonic() + seconds
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            post(conn)
+            latencies[i].append(time.perf_counter() - started)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flat = [x for per in latencies for x in per]
+    return Load(len(flat), time.monotonic() - started, flat)
+
+
+def proc_status(pid: int) -> tuple[int, float]:
+    threads, rss = 0, 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            threads = int(line.split()[1])
+        elif line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) / 1024
+    return threads, rss
+
+
+def slow(port: int, pid: int, connections: int, seconds: float) -> Slow:
+    socks: list[socket.socket] = []
+    stop = threading.Event()
+    for _ in range(connections):
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+            sock.sendall(b"POST /v1/outcomes HTTP/1.1\r\nHost: x\r\n")
+            socks.append(sock)
+        except OSError:
+            break
+
+    def dribble() -> None:
+        while not stop.wait(2):
+            for sock in socks:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X-Slow: 1\r\n")
+
+    dribbler = threading.Thread(target=dribble, daemon=True)
+    dribbler.start()
+    asked = answered = 0
+    slowest = 0.0
+    end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < end:
+            asked += 1
+            started = time.perf_counter()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                post(conn)
+                conn.close()
+                answered += 1
+                slowest = max(slowest, time.perf_counter() - started)
+            except (OSError, http.client.HTTPException, RuntimeError):
+                slowest = max(slowest, time.perf_counter() - started)
+            time.sleep(0.25)
+        threads, rss = proc_status(pid)
+    finally:
+        stop.set()
+        for sock in socks:
+            sock.close()
+    return Slow(len(socks), answered, asked, slowest, threads, rss)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--slow", type=int, default=900, help="slow connections to hold")
+    parser.add_argument("--slow-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    missing = [
+        name
+        for name, (module, _) in SERVERS.items()
+        if module and importlib.util.find_spec(module) is None
+    ]
+    if missing:
+        sys.exit(f"not installed: {', '.join(missing)}; run: pip install -e '.[bench-http]'")
+    print(
+        f"{platform.processor() or platform.machine()}, {platform.python_version()}, "
+        f"{args.clients} clients x {args.seconds:.0f} s; {args.slow} slow connections"
+    )
+    results: dict[str, tuple[Load, Slow]] = {}
+    for name in SERVERS:
+        with serving(name) as (port, process):
+            post(http.client.HTTPConnection("127.0.0.1", port, timeout=10))  # warm-up
+            results[name] = (
+                load(port, args.clients, args.seconds),
+                slow(port, process.pid, args.slow, args.slow_seconds),
+            )
+        print(f"  {name}: done", file=sys.stderr)
+    base = results["http.server"][0].rate
+    print(
+        "| stack | requests/s | vs http.server | p50 ms | p99 ms | slow held "
+        "| normal answered within 2 s | slowest s | threads | RSS MB |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, (ld, sl) in results.items():
+        print(
+            f"| {name} | {ld.rate:,.0f} | {ld.rate / base:.2f} | {ld.percentile(0.5):.2f} "
+            f"| {ld.percentile(0.99):.2f} | {sl.held} | {sl.answered} of {sl.asked} "
+            f"| {sl.slowest:.2f} | {sl.threads} | {sl.rss_mb:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
