@@ -7,8 +7,9 @@ in a process of its own on loopback. Two measures per stack:
   small event after another for ``--seconds``; requests a second and latency percentiles;
 - slow clients: ``--slow`` connections that send a request line and then one header line
   every 2 s, never finishing; meanwhile one normal client POSTs every 0.25 s. Reported: how
-  many of its requests were answered within 2 s, the slowest answer, and the server's
-  threads and resident memory while the slow connections are held.
+  many of its requests were answered within 2 s, the slowest answer, the server's threads
+  and resident memory while the slow connections are held, and how many of them the server
+  had closed by the end (a deadline for a whole request closes them all).
 
 The baseline is the standard library's ``http.server`` (a thread per connection), which the
 exporter runs on today. Run: ``.venv/bin/python -m benchmarks.http_stacks`` (the candidates
@@ -129,6 +130,7 @@ class Slow:
     slowest: float
     threads: int
     rss_mb: float
+    cut: int  # slow connections the server had closed by the end
 
 
 def free_port() -> int:
@@ -231,11 +233,23 @@ def slow(port: int, pid: int, connections: int, seconds: float) -> Slow:
                 slowest = max(slowest, time.perf_counter() - started)
             time.sleep(0.25)
         threads, rss = proc_status(pid)
+        cut = sum(1 for sock in socks if closed_by_peer(sock))
     finally:
         stop.set()
         for sock in socks:
             sock.close()
-    return Slow(len(socks), answered, asked, slowest, threads, rss)
+    return Slow(len(socks), answered, asked, slowest, threads, rss, cut)
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the server has closed (or reset) a connection we still hold."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(65536) == b""  # an answer (408, 431...) counts as still open
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 def main() -> None:
@@ -268,13 +282,14 @@ def main() -> None:
     base = results["http.server"][0].rate
     print(
         "| stack | requests/s | vs http.server | p50 ms | p99 ms | slow held "
-        "| normal answered within 2 s | slowest s | threads | RSS MB |"
+        "| slow closed by the server | normal answered within 2 s | slowest s | threads "
+        "| RSS MB |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, (ld, sl) in results.items():
         print(
             f"| {name} | {ld.rate:,.0f} | {ld.rate / base:.2f} | {ld.percentile(0.5):.2f} "
-            f"| {ld.percentile(0.99):.2f} | {sl.held} | {sl.answered} of {sl.asked} "
+            f"| {ld.percentile(0.99):.2f} | {sl.held} | {sl.cut} | {sl.answered} of {sl.asked} "
             f"| {sl.slowest:.2f} | {sl.threads} | {sl.rss_mb:.0f} |"
         )
 
