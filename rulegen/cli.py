@@ -232,12 +232,11 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     catalog = Catalog.from_model(_load((specs,), "the exporter did not start"))
     try:
-        store = Store(
-            state,
-            catalog,
-            idempotency_horizon=float(parse_duration(idempotency_horizon)),
-            idempotency_max=idempotency_max,
-        )
+        horizon = float(parse_duration(idempotency_horizon))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--idempotency-horizon'") from exc
+    try:
+        store = Store(state, catalog, idempotency_horizon=horizon, idempotency_max=idempotency_max)
     except StoreError as exc:
         raise DomainFailure(f"the exporter did not start: {exc}") from exc
     server = make_server(

@@ -279,6 +279,14 @@ def test_serve_refuses_metrics_auth_without_both_parts(tmp_path: Path, auth: str
     assert "expected USER:PASSWORD, neither of them empty" in output
 
 
+def test_serve_refuses_a_bad_idempotency_horizon(tmp_path: Path) -> None:
+    """A horizon that is not a duration is a usage error naming the option, no traceback."""
+    code, output = _serve(tmp_path, "--idempotency-horizon", "soon")
+    assert code == 2
+    assert "Invalid value for '--idempotency-horizon': invalid duration 'soon'" in output
+    assert "Traceback" not in output
+
+
 def test_tokens_may_hold_any_visible_character() -> None:
     """Only lines starting with # are comments: a # inside a token is part of it."""
     from rulegen.cli import _parse_tokens  # noqa: PLC0415 - the one helper tested alone
