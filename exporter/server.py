@@ -225,16 +225,12 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             self._metrics()
-        elif path == "/healthz":
-            if self.config.store.ready():
-                self._json(200, {"status": "ok"})
+        elif path in ("/healthz", "/readyz"):
+            problem = self.config.store.problem()
+            if problem is None:
+                self._json(200, {"status": "ok" if path == "/healthz" else "ready"})
             else:
-                self._json(503, {"status": "failing", "reason": "the store cannot write"})
-        elif path == "/readyz":
-            if self.config.store.ready():
-                self._json(200, {"status": "ready"})
-            else:
-                self._json(503, {"status": "not ready", "reason": "store"})
+                self._json(503, {"status": "failing", "reason": problem})
         elif path == OUTCOMES_PATH:
             self._json(405, {"error": "use POST to record outcomes", "reason": "method"})
         else:

@@ -184,9 +184,20 @@ class Store:
                 self._histograms.setdefault((wf.name, dims), Histogram([0] * (len(wf.buckets) + 1)))
 
     def ready(self) -> bool:
-        """Whether batches can be committed: the committer thread runs, the state file is
-        the one it opened, and the last commit did not fail for the storage (a full disk)."""
-        return self._thread.is_alive() and self._broken is None and self.failing is None
+        """Whether batches can be committed (see :meth:`problem`)."""
+        return self.problem() is None
+
+    def problem(self) -> str | None:
+        """Why batches cannot be committed now: the committer thread stopped, the state
+        file is not the one it opened, or the last commit failed for the storage (a full
+        disk); None when they can."""
+        if not self._thread.is_alive():
+            return "the writer thread has stopped"
+        if self._broken is not None:
+            return self._broken
+        if self.failing is not None:
+            return f"the last commit failed: {self.failing}"
+        return None
 
     def snapshot(self) -> Snapshot:
         """A consistent copy of the counters."""
