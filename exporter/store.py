@@ -364,7 +364,8 @@ class Store:
             self._db.execute("ROLLBACK")
 
     def _fail(self, group: list[_Pending], error: StoreError) -> None:
-        self.errors += 1
+        if not isinstance(error, BatchError):  # the sender's mistake counts as a rejection
+            self.errors += 1
         self._rollback()
         for pending in group:
             pending.future.set_exception(error)
