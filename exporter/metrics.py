@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -128,6 +128,11 @@ class Health:
         self.duplicates = Counter(
             "agent_slo_exporter_duplicate_events",
             "Events skipped because their idempotency key was already recorded.",
+            registry=registry,
+        )
+        self.connections = Gauge(
+            "agent_slo_exporter_open_connections",
+            "Client connections open now (the server caps them; see --max-connections).",
             registry=registry,
         )
 

@@ -6,77 +6,47 @@
 - ``GET /healthz`` and ``GET /readyz``: 200 while the store can write (its writer thread
   runs, its file is the one it opened, its last commit did not fail for the storage), 503
   otherwise.
+
+The routes run on :class:`exporter.http.HttpServer`, which bounds connections, request time
+and work (see :mod:`exporter.http`); writes wait for the store on the event loop, never on a
+thread of their own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import contextlib
 import hmac
 import json
 import logging
-import socket
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Final
+from typing import Any, Final, Protocol
 
 from prometheus_client.exposition import choose_encoder
 
 from exporter.events import Event, EventError, parse_body
+from exporter.http import HttpLimits, HttpServer, Request, Response
 from exporter.metrics import Exposition, build_registry
 from exporter.store import BatchError, Store, StoreError
 
-__all__ = ["Limits", "RefusalLog", "Security", "ServerConfig", "make_server"]
+__all__ = ["ExporterApp", "Limits", "RefusalLog", "Security", "make_server", "serve_until_stopped"]
 
 log = logging.getLogger("agent_slo.exporter")
 OUTCOMES_PATH: Final = "/v1/outcomes"
+_PARSE_INLINE_BYTES: Final = 64 * 1024  # larger bodies are parsed off the event loop
+_REALM: Final = 'Basic realm="agent-slo"'
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Request size and time limits."""
+class Limits(HttpLimits):
+    """The server's bounds (:class:`HttpLimits`) and how long a write waits for the store."""
 
-    max_body_bytes: int = 4 * 1024 * 1024
-    read_timeout: float = 10.0  # seconds for a client to send its request
-    commit_timeout: float = 30.0  # seconds to wait for the store
-    drain_timeout: float = 15.0  # seconds requests in flight get to finish on shutdown
-
-
-class InFlight:
-    """Requests between their request line and their answer; whether the server drains."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._changed = threading.Condition()
-        self.draining = False
-
-    @contextlib.contextmanager
-    def request(self) -> Iterator[None]:
-        """Count a request in flight while it is being handled."""
-        with self._changed:
-            self._count += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._count -= 1
-                self._changed.notify_all()
-
-    def drain(self, timeout: float) -> int:
-        """Stop keeping connections alive, wait up to ``timeout`` s for requests in flight
-        to be answered; how many were still in flight then."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            self.draining = True
-            while self._count and (left := deadline - time.monotonic()) > 0:
-                self._changed.wait(left)
-            return self._count
+    commit_timeout: float = 30.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -159,129 +129,125 @@ class RefusalLog:
         self._held.clear()
 
 
-@dataclass(frozen=True)
-class ServerConfig:
-    """Everything the handler needs, shared by all request threads."""
+class ExporterApp:
+    """The exporter's routes, on any :class:`~exporter.http.HttpServer`."""
 
-    store: Store
-    exposition: Exposition
-    limits: Limits
-    security: Security
-    refusals: RefusalLog = field(default_factory=RefusalLog)
-    inflight: InFlight = field(default_factory=InFlight)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "agent-slo"
-    protocol_version = "HTTP/1.1"
-    config: ClassVar[ServerConfig]
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.config.limits.read_timeout)
-        # Headers and body go out in two writes: without this, Nagle's algorithm holds the
-        # body until the client's delayed ACK (40 ms) on every keep-alive request.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-    # -- responses -----------------------------------------------------------------------
-
-    def _json(self, status: int, payload: Mapping[str, Any]) -> None:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _refuse(
-        self, status: int, kind: str, reason: str, field: str = "", events: int = 1
+    def __init__(
+        self,
+        store: Store,
+        exposition: Exposition,
+        limits: Limits,
+        security: Security,
+        refusals: RefusalLog | None = None,
     ) -> None:
-        self.config.exposition.health.rejected.labels(kind).inc(events)
-        self.config.refusals.refused(status, kind, field, self.address_string(), events)
-        payload: dict[str, Any] = {"error": reason, "reason": kind}
-        if field:
-            payload["field"] = field
-        self._json(status, payload)
+        self.store = store
+        self.exposition = exposition
+        self.limits = limits
+        self.security = security
+        self.refusals = refusals or RefusalLog()
+        # Scrapes and large batches are parsed off the event loop, so that they never hold
+        # up the answers to other clients.
+        self.pool = ThreadPoolExecutor(2, thread_name_prefix="agent-slo-work")
+
+    # -- the server's interface ----------------------------------------------------------
+
+    def head(self, request: Request) -> Response | None:  # noqa: PLR0911 - one per refusal
+        """Refuse from the headers what can be refused without the body."""
+        if request.method not in ("GET", "POST"):
+            return _json(405, {"error": "use GET or POST", "reason": "method"}, close=True)
+        if request.method == "GET":
+            return None
+        if request.path != OUTCOMES_PATH:
+            return _json(404, {"error": f"no such path: {request.path}", "reason": "not_found"})
+        if self.security.workflows_for(request.headers.get("authorization")) is False:
+            return self._refuse(request, 401, "unauthorized", "a valid bearer token is required")
+        length = request.headers.get("content-length")
+        if "transfer-encoding" in request.headers or length is None:
+            return self._refuse(
+                request,
+                411,
+                "length_required",
+                "send the body with one Content-Length header alone",
+            )
+        if int(length) > self.limits.max_body_bytes:  # h11 checked it is one number
+            return self._refuse(
+                request,
+                413,
+                "too_large",
+                f"the body may hold at most {self.limits.max_body_bytes} bytes",
+            )
+        return None
+
+    async def handle(self, request: Request) -> Response:
+        """Answer a complete request."""
+        if request.method == "GET":
+            return await self._get(request)
+        return await self._post(request)
+
+    def refuse(self, client: str, status: int, reason: str, message: str) -> Response:
+        """Count and log a refusal made by the server itself; the answer to send."""
+        self.exposition.health.rejected.labels(reason).inc()
+        self.refusals.refused(status, reason, "", client, 1)
+        return _json(status, {"error": message, "reason": reason})
+
+    def close(self) -> None:
+        """Stop the worker threads and log the refusals held back."""
+        self.pool.shutdown(wait=True)
+        self.refusals.flush()
 
     # -- routes --------------------------------------------------------------------------
 
-    def do_GET(self) -> None:
-        with self.config.inflight.request():
-            self._get()
-
-    def do_POST(self) -> None:
-        with self.config.inflight.request():
-            self._post()
-
-    def end_headers(self) -> None:
-        if self.config.inflight.draining:
-            self.send_header("Connection", "close")  # and close it once answered
-        super().end_headers()
-
-    def _get(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            self._metrics()
-        elif path in ("/healthz", "/readyz"):
-            problem = self.config.store.problem()
+    async def _get(self, request: Request) -> Response:
+        if request.path == "/metrics":
+            return await self._metrics(request)
+        if request.path in ("/healthz", "/readyz"):
+            problem = self.store.problem()
             if problem is None:
-                self._json(200, {"status": "ok" if path == "/healthz" else "ready"})
-            else:
-                self._json(503, {"status": "failing", "reason": problem})
-        elif path == OUTCOMES_PATH:
-            self._json(405, {"error": "use POST to record outcomes", "reason": "method"})
-        else:
-            self._json(404, {"error": f"no such path: {path}", "reason": "not_found"})
+                return _json(200, {"status": "ok" if request.path == "/healthz" else "ready"})
+            return _json(503, {"status": "failing", "reason": problem})
+        if request.path == OUTCOMES_PATH:
+            return _json(405, {"error": "use POST to record outcomes", "reason": "method"})
+        return _json(404, {"error": f"no such path: {request.path}", "reason": "not_found"})
 
-    def _post(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path != OUTCOMES_PATH:
-            self.close_connection = True  # the body is not read: it must not become a request
-            self._json(404, {"error": f"no such path: {path}", "reason": "not_found"})
-            return
-        allowed = self.config.security.workflows_for(self.headers.get("Authorization"))
-        if allowed is False:
-            self.close_connection = True
-            self._refuse(401, "unauthorized", "a valid bearer token is required")
-            return
-        body = self._read_body()
-        if body is None:
-            return
+    async def _post(self, request: Request) -> Response:
+        allowed = self.security.workflows_for(request.headers.get("authorization"))
         try:
-            events = parse_body(body, self.config.store.catalog)
+            if len(request.body) > _PARSE_INLINE_BYTES:
+                loop = asyncio.get_running_loop()
+                events = await loop.run_in_executor(
+                    self.pool, parse_body, request.body, self.store.catalog
+                )
+            else:
+                events = parse_body(request.body, self.store.catalog)
         except EventError as exc:
-            self._refuse(400, exc.kind, exc.reason, exc.field, exc.events)
-            return
+            return self._refuse(request, 400, exc.kind, exc.reason, exc.field, exc.events)
         if isinstance(allowed, frozenset):
             for i, event in enumerate(events):
                 if event.workflow not in allowed:
-                    where = f"events[{i}].workflow" if len(events) > 1 else "workflow"
-                    self._refuse(
+                    return self._refuse(
+                        request,
                         403,
                         "forbidden",
                         f"this token may not write workflow {event.workflow!r}",
-                        where,
+                        f"events[{i}].workflow" if len(events) > 1 else "workflow",
                         len(events),
                     )
-                    return
-        self._record(events)
+        return await self._record(request, events)
 
-    def _record(self, events: list[Event]) -> None:
+    async def _record(self, request: Request, events: list[Event]) -> Response:
         """Apply checked events and answer with what was counted."""
+        # Waiting longer than the commit timeout cancels the batch if it is still queued:
+        # an answer of "not recorded" is then true.
+        future = asyncio.wrap_future(self.store.submit(events))
         try:
-            result = self.config.store.apply(events, timeout=self.config.limits.commit_timeout)
+            result = await asyncio.wait_for(future, self.limits.commit_timeout)
         except BatchError as exc:
-            self._refuse(400, "unstorable_value", str(exc), events=len(events))
-            return
-        except (StoreError, FutureTimeout) as exc:
-            self._json(503, {"error": f"not recorded: {exc or 'timed out'}", "reason": "store"})
-            return
+            return self._refuse(request, 400, "unstorable_value", str(exc), events=len(events))
+        except (StoreError, TimeoutError) as exc:
+            return _json(503, {"error": f"not recorded: {exc or 'timed out'}", "reason": "store"})
         if result.duplicates:
-            self.config.exposition.health.duplicates.inc(result.duplicates)
-        self._json(
+            self.exposition.health.duplicates.inc(result.duplicates)
+        return _json(
             200,
             {
                 "accepted": result.applied,
@@ -290,77 +256,36 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _read_body(self) -> bytes | None:
-        length = self._body_length()
-        if length is None:
-            self.close_connection = True  # what is left of the request must not be read as one
-            return None
-        try:
-            body = self.rfile.read(length)
-        except TimeoutError:
-            self._refuse(408, "timeout", "the request body arrived too slowly")
-            self.close_connection = True
-            return None
-        if len(body) < length:
-            self.close_connection = True
-            return None
-        return body
-
-    def _body_length(self) -> int | None:
-        """The body's length from one Content-Length header alone; None once refused."""
-        lengths = self.headers.get_all("Content-Length") or []
-        if "Transfer-Encoding" in self.headers or not lengths:
-            self._refuse(
-                411, "length_required", "send the body with one Content-Length header alone"
-            )
-            return None
-        if len(lengths) > 1:
-            self._refuse(400, "bad_length", "more than one Content-Length header")
-            return None
-        try:
-            length = int(lengths[0])
-        except ValueError:
-            self._refuse(400, "bad_length", "Content-Length is not a number")
-            return None
-        if length < 0 or length > self.config.limits.max_body_bytes:
-            self._refuse(
-                413,
-                "too_large",
-                f"the body may hold at most {self.config.limits.max_body_bytes} bytes",
-            )
-            return None
-        return length
-
-    def _metrics(self) -> None:
-        if not self.config.security.metrics_allowed(self.headers.get("Authorization")):
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="agent-slo"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+    async def _metrics(self, request: Request) -> Response:
+        if not self.security.metrics_allowed(request.headers.get("authorization")):
+            return Response(401, content_type="text/plain", headers=(("WWW-Authenticate", _REALM),))
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        loop = asyncio.get_running_loop()
         if content_type.startswith("text/plain"):
-            body = self.config.exposition.text()
+            body = await loop.run_in_executor(self.pool, self.exposition.text)
         else:
-            body = encoder(self.config.exposition.registry)
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            body = await loop.run_in_executor(self.pool, encoder, self.exposition.registry)
+        return Response(200, body, content_type)
+
+    def _refuse(  # noqa: PLR0917 - a refusal is its status, reason, field and size
+        self,
+        request: Request,
+        status: int,
+        kind: str,
+        reason: str,
+        field: str = "",
+        events: int = 1,
+    ) -> Response:
+        self.exposition.health.rejected.labels(kind).inc(events)
+        self.refusals.refused(status, kind, field, request.client, events)
+        payload: dict[str, Any] = {"error": reason, "reason": kind}
+        if field:
+            payload["field"] = field
+        return _json(status, payload)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client gone mid-request is one line; anything else a logged traceback."""
-        exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError):
-            log.info("client %s went away mid-request (%s)", client_address[0], type(exc).__name__)
-        else:
-            log.error("error serving %s", client_address[0], exc_info=exc)
+def _json(status: int, payload: Mapping[str, Any], *, close: bool = False) -> Response:
+    return Response(status, json.dumps(payload, separators=(",", ":")).encode(), close=close)
 
 
 def make_server(
@@ -369,26 +294,33 @@ def make_server(
     port: int = 9464,
     limits: Limits | None = None,
     security: Security | None = None,
-) -> ThreadingHTTPServer:
-    """An HTTP server bound to ``host:port`` (port 0: any free port), not yet serving."""
-    config = ServerConfig(store, build_registry(store), limits or Limits(), security or Security())
-    handler = type("Handler", (_Handler,), {"config": config})
-    return _Server((host, port), handler)
+) -> HttpServer:
+    """An exporter bound to ``host:port`` (port 0: any free port), not yet serving."""
+    limits = limits or Limits()
+    app = ExporterApp(store, build_registry(store), limits, security or Security())
+    server = HttpServer(app, host, port, limits)
+    app.exposition.health.connections.set_function(lambda: len(server.connections))
+    return server
 
 
-def serve_until_stopped(server: ThreadingHTTPServer, stop: threading.Event) -> None:
+class _Serving(Protocol):
+    def serve_forever(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def server_close(self) -> None: ...
+
+
+def serve_until_stopped(server: _Serving, stop: threading.Event) -> None:
     """Serve in a thread until ``stop`` is set; then accept no new connection and give the
     requests in flight up to the drain timeout to be answered."""
     thread = threading.Thread(target=server.serve_forever, name="agent-slo-http", daemon=True)
     thread.start()
     stop.wait()
+    if isinstance(server, HttpServer):
+        log.info(
+            "stopping: answering requests in flight (up to %.0f s)", server.limits.drain_timeout
+        )
     server.shutdown()
     thread.join()
-    server.server_close()  # new connections are refused from here on, not left waiting
-    config = getattr(server.RequestHandlerClass, "config", None)
-    if isinstance(config, ServerConfig):
-        timeout = config.limits.drain_timeout
-        log.info("stopping: answering requests in flight (up to %.0f s)", timeout)
-        if left := config.inflight.drain(timeout):
-            log.warning("%d request(s) still in flight after %.0f s are dropped", left, timeout)
-        config.refusals.flush()
+    server.server_close()
+    if isinstance(server, HttpServer) and isinstance(server.app, ExporterApp):
+        server.app.close()

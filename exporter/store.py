@@ -245,8 +245,12 @@ class Store:
                     stop = True
                     break
                 group.append(item)
+            # A batch whose sender stopped waiting before it was taken is not recorded (the
+            # sender was told so); the others can no longer be cancelled.
+            group = [p for p in group if p.future.set_running_or_notify_cancel()]
             try:
-                self._commit(group)
+                if group:
+                    self._commit(group)
             except Exception as exc:  # the committer must outlive any batch
                 log.exception("the committer failed a group of %d batch(es)", len(group))
                 for pending in group:
