@@ -1,14 +1,16 @@
 """Benchmark: the exporter's durable ingestion, single-event latency, and scrape at 10,000 series.
 
-Run: .venv/bin/python benchmarks/exporter_bench.py [--seconds S]
+Run: .venv/bin/python -m benchmarks.exporter_bench [--seconds S]
 
 The exporter runs as its own process (`agent-slo serve`, SQLite state, synchronous=FULL);
 the load comes from client threads in this process over keep-alive HTTP on loopback.
 Baselines measured in the same run:
 - "counter-inc": a bare prometheus_client Counter.inc() loop, the ceiling of any Python
   exporter (nothing durable, no HTTP);
-- "noop-http": a do-nothing handler on the same server stack (http.server's
-  ThreadingHTTPServer, HTTP/1.1), the ceiling of requests per second here.
+- "noop-http": a do-nothing handler on the same server stack (exporter.http.HttpServer:
+  asyncio and h11, with the exporter's bounds), the ceiling of requests per second here;
+- "noop http.server": the same do-nothing handler on the standard library's
+  ThreadingHTTPServer (a thread per connection), the exporter's stack until 2026-12.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
+from exporter.http import HttpLimits, HttpServer, Request, Response
+
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = 8
+WRITERS = (8, 32)  # concurrent single-event writers
 BATCH = 1_000
 
 SPEC = """\
@@ -65,22 +70,40 @@ class NoopHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        body = b'{"accepted":1,"duplicates":0,"folded":0}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(NOOP_BODY)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(NOOP_BODY)
 
     def log_message(self, format: str, *args: Any) -> None:
         return
 
 
-def noop_server(port: int) -> None:
+NOOP_BODY = b'{"accepted":1,"duplicates":0,"folded":0}'
+
+
+class NoopApp:
+    """The do-nothing handler on the exporter's own server."""
+
+    def head(self, request: Request) -> Response | None:
+        return None
+
+    def handle(self, request: Request) -> Response:
+        return Response(200, NOOP_BODY)
+
+    def refuse(self, client: str, status: int, reason: str, message: str) -> Response:
+        return Response(status, json.dumps({"error": message, "reason": reason}).encode())
+
+
+def noop_server(port: int, stack: str) -> None:
     """Serve the do-nothing handler until killed."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), NoopHandler)
-    server.daemon_threads = True
-    server.serve_forever()
+    if stack == "http.server":
+        server = ThreadingHTTPServer(("127.0.0.1", port), NoopHandler)
+        server.daemon_threads = True
+        server.serve_forever()
+    else:
+        HttpServer(NoopApp(), "127.0.0.1", port, HttpLimits()).serve_forever()
 
 
 def wait_ready(port: int, path: str = "/readyz") -> None:
@@ -98,9 +121,12 @@ def wait_ready(port: int, path: str = "/readyz") -> None:
     raise RuntimeError(f"nothing answers on port {port}")
 
 
-def post_load(port: int, bodies: list[bytes], seconds: float) -> tuple[int, list[float]]:
-    """CLIENTS threads post ``bodies`` in turn for ``seconds``; requests done and latencies."""
-    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
+def post_load(
+    port: int, bodies: list[bytes], seconds: float, clients: int = CLIENTS
+) -> tuple[int, list[float]]:
+    """``clients`` threads post ``bodies`` in turn for ``seconds``; requests done and
+    latencies."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
     stop = time.monotonic() + seconds
 
     def client(i: int) -> None:
@@ -109,7 +135,7 @@ def post_load(port: int, bodies: list[bytes], seconds: float) -> tuple[int, list
         n = i
         while time.monotonic() < stop:
             body = bodies[n % len(bodies)]
-            n += CLIENTS
+            n += clients
             start = time.perf_counter()
             conn.request("POST", "/v1/outcomes", body=body, headers=headers)
             response = conn.getresponse()
@@ -119,7 +145,7 @@ def post_load(port: int, bodies: list[bytes], seconds: float) -> tuple[int, list
                 raise RuntimeError(f"HTTP {response.status}")
         conn.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -157,9 +183,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--noop-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--stack", default="exporter", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.noop_server:
-        noop_server(args.noop_server)
+        noop_server(args.noop_server, args.stack)
         return
     work = Path(tempfile.mkdtemp(prefix="agent-slo-exporter-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
@@ -186,10 +213,21 @@ def main() -> None:
                 stderr=subprocess.STDOUT,
             )
         )
-        noop_port = free_port()
-        procs.append(subprocess.Popen([sys.executable, __file__, "--noop-server", str(noop_port)]))
+        noop_port, stdlib_port = free_port(), free_port()
+        for noop, stack in ((noop_port, "exporter"), (stdlib_port, "http.server")):
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        *("-m", "benchmarks.exporter_bench"),
+                        *("--noop-server", str(noop), "--stack", stack),
+                    ],
+                    cwd=REPO,
+                )
+            )
         wait_ready(port)
         wait_ready(noop_port, "/")
+        wait_ready(stdlib_port, "/")
 
         single = [
             json.dumps(
@@ -216,8 +254,10 @@ def main() -> None:
         ]
 
         inc = counter_baseline()
-        noop_n, noop_lat = post_load(noop_port, single, args.seconds)
-        single_n, single_lat = post_load(port, single, args.seconds)
+        requests = {}
+        for writers in WRITERS:
+            for name, target in (("noop", noop_port), ("stdlib", stdlib_port), ("single", port)):
+                requests[name, writers] = post_load(target, single, args.seconds, writers)
         batch_n, _ = post_load(port, batch, args.seconds)
 
         scrape_times = []
@@ -233,37 +273,46 @@ def main() -> None:
         )
         all_series = sum(1 for line in text.decode().splitlines() if line and line[0] != "#")
 
-        noop_rps = noop_n / args.seconds
-        single_rps = single_n / args.seconds
+        def row(label: str, value: str, ratio: str = "") -> None:
+            print(f"{label:<56} {value:>16} {ratio:>12}")
+
         events = batch_n * BATCH / args.seconds
-        print(f"{'measure':<52} {'value':>14} {'vs baseline':>12}")
-        print(f"{'counter-inc baseline (Counter.inc() per s)':<52} {inc:>14,.0f} {'1.00':>12}")
-        print(
-            f"{'batched ingestion, durable (events/s)':<52} {events:>14,.0f} {events / inc:>12.3f}"
+        row("measure", "value", "vs baseline")
+        row("counter-inc baseline (Counter.inc() per s)", f"{inc:,.0f}", "1.00")
+        row("batched ingestion, durable (events/s)", f"{events:,.0f}", f"{events / inc:.3f}")
+        for writers in WRITERS:
+            noop_n = len(requests["noop", writers][1])
+            noop_rps = noop_n / args.seconds
+            row(f"{writers} writers: noop-http baseline (requests/s)", f"{noop_rps:,.0f}", "1.00")
+            for name, label in (("stdlib", "noop on http.server"), ("single", "single-event")):
+                n = len(requests[name, writers][1])
+                rps = n / args.seconds
+                row(
+                    f"{writers} writers: {label} (requests/s)",
+                    f"{rps:,.0f}",
+                    f"{rps / noop_rps:.2f}",
+                )
+            for name, label in (
+                ("noop", "noop-http"),
+                ("stdlib", "noop on http.server"),
+                ("single", "single-event"),
+            ):
+                _, lat = requests[name, writers]
+                row(
+                    f"{writers} writers: {label} latency p50 / p99 (ms)",
+                    f"{pct(lat, 0.5):.2f} / {pct(lat, 0.99):.2f}",
+                )
+        row("scrape: agent_outcomes_total series", f"{series:,}")
+        row("scrape: all samples", f"{all_series:,}")
+        row(
+            "scrape time median / max (ms)",
+            f"{statistics.median(scrape_times) * 1000:.1f} / {max(scrape_times) * 1000:.1f}",
         )
-        print(f"{'noop-http baseline (requests/s)':<52} {noop_rps:>14,.0f} {'1.00':>12}")
+        row("exporter resident memory (MB)", f"{rss_mb(procs[0].pid):.1f}")
         print(
-            f"{'single-event requests, durable (requests/s)':<52} {single_rps:>14,.0f} "
-            f"{single_rps / noop_rps:>12.2f}"
-        )
-        print(
-            f"{'  noop-http latency p50 / p99 (ms)':<52} "
-            f"{pct(noop_lat, 0.5):>6.2f} / {pct(noop_lat, 0.99):<6.2f}"
-        )
-        print(
-            f"{'  single-event latency p50 / p99 (ms)':<52} "
-            f"{pct(single_lat, 0.5):>6.2f} / {pct(single_lat, 0.99):<6.2f}"
-        )
-        print(f"{'scrape: agent_outcomes_total series':<52} {series:>14,}")
-        print(f"{'scrape: all samples':<52} {all_series:>14,}")
-        print(
-            f"{'scrape time median / max (ms)':<52} "
-            f"{statistics.median(scrape_times) * 1000:>6.1f} / {max(scrape_times) * 1000:<6.1f}"
-        )
-        print(f"{'exporter resident memory (MB)':<52} {rss_mb(procs[0].pid):>14.1f}")
-        print(
-            f"(load: {CLIENTS} client threads, keep-alive, {args.seconds:.0f} s per measure; "
-            f"batches of {BATCH}; {os.cpu_count()} cores shared by load and server)"
+            f"(load: client threads on keep-alive connections, {args.seconds:.0f} s per "
+            f"measure; batches of {BATCH} from {CLIENTS} writers; {os.cpu_count()} cores "
+            "shared by load and server)"
         )
     finally:
         for proc in procs:

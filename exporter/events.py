@@ -70,7 +70,7 @@ class Event:
 def parse_body(body: bytes, catalog: Catalog) -> list[Event]:
     """Parse and check a request body: one event object or an array of them."""
     try:
-        data = json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        data = _DECODER.decode(body.decode("utf-8"))
     except _DuplicateKeyError as exc:
         raise EventError(
             exc.key, "appears twice in one object (which one counts is ambiguous)", "duplicate_key"
@@ -109,6 +109,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"body holds {name}, which is not a number")
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
 
 
 def _field(prefix: str, name: str) -> str:

@@ -30,13 +30,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import resource
 import socket
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import Final, Protocol
 
 import h11
@@ -46,6 +49,7 @@ __all__ = ["App", "HttpLimits", "HttpServer", "Request", "Response", "connection
 log = logging.getLogger("agent_slo.exporter")
 _RESERVED_FILES: Final = 64  # descriptors kept for the state file, logs and the listener
 _WRITE_HIGH_WATER: Final = 64 * 1024  # bytes of a response buffered before it counts as unread
+_SWEEP_EVERY: Final = 0.25  # seconds: deadlines are kept to within this
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,8 @@ class App(Protocol):
     def head(self, request: Request) -> Response | None:
         """An answer from the request line and headers alone, or None to read the body."""
 
-    async def handle(self, request: Request) -> Response:
-        """The answer to a complete request."""
+    def handle(self, request: Request) -> Response | asyncio.Future[Response]:
+        """The answer to a complete request, or a future of it (a task, say)."""
 
     def refuse(self, client: str, status: int, reason: str, message: str) -> Response:
         """The answer when the server refuses a request itself (protocol error, timeout,
@@ -175,9 +179,11 @@ class HttpServer:
             if self._stop_asked:
                 stop.set()
         server = await loop.create_server(lambda: _Connection(self), sock=self._socket)
+        sweep = loop.create_task(self._sweep())
         try:
             await stop.wait()
         finally:
+            sweep.cancel()
             server.close()  # new connections are refused from here on, not left waiting
             await self._drain(loop)
 
@@ -197,6 +203,15 @@ class HttpServer:
             )
         for conn in list(self.connections):
             conn.abort()
+
+    async def _sweep(self) -> None:
+        """Act on passed deadlines, a few times a second: one timer for every connection
+        instead of one per request."""
+        while True:
+            now = time.monotonic()
+            for conn in [c for c in self.connections if c.deadline <= now]:
+                conn.expired()
+            await asyncio.sleep(_SWEEP_EVERY)
 
     def _in_flight(self) -> int:
         return sum(conn.state is not _State.WAITING for conn in self.connections)
@@ -226,7 +241,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.client = "-"
         self.state = _State.WAITING
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = math.inf  # loop time; the server's sweep acts on it
         self.request: Request | None = None
         self.body = bytearray()
         self.paused = False  # writing: the client is not reading fast enough
@@ -268,7 +283,12 @@ class _Connection(asyncio.Protocol):
             self.server.waiting.move_to_end(self)  # the request's time starts now
             self._deadline(self.limits.request_timeout)
         self.h11.receive_data(data)
-        self._read_events()
+        if self.state is _State.READING:
+            self._read_events()
+        elif len(self.h11.trailing_data[0]) > self.limits.max_header_bytes:
+            # Pipelined requests wait in h11 while one is answered, up to a bound.
+            assert self.transport is not None
+            self.transport.pause_reading()
 
     def eof_received(self) -> bool | None:
         if self.state in (_State.BUSY, _State.SENDING):
@@ -334,8 +354,6 @@ class _Connection(asyncio.Protocol):
         self._cancel_timer()
         self.server.waiting.pop(self, None)
         self.state = _State.BUSY
-        assert self.transport is not None
-        self.transport.pause_reading()  # one request at a time; pipelined ones wait in h11
         if self.server.requests >= self.limits.max_requests:
             self._answer(
                 self.server.app.refuse(
@@ -343,22 +361,32 @@ class _Connection(asyncio.Protocol):
                 )
             )
             return
-        self.server.requests += 1
-        task = asyncio.get_running_loop().create_task(self._handle(request))
-        task.add_done_callback(_log_crash)
-
-    async def _handle(self, request: Request) -> None:
-        app = self.server.app
         try:
-            response = await app.handle(request)
-        except Exception:
-            log.exception(
-                "error answering %s %s from %s", request.method, request.path, self.client
-            )
-            response = app.refuse(self.client, 500, "internal", "the server failed: see its log")
-        finally:
-            self.server.requests -= 1
-        self._answer(response)
+            answer = self.server.app.handle(request)
+        except Exception as exc:  # noqa: BLE001 - one request fails, not the server
+            answer = self._failed(request, exc)
+        if isinstance(answer, Response):
+            self._answer(answer)
+            return
+        self.server.requests += 1
+        answer.add_done_callback(partial(self._answered, request))
+
+    def _answered(self, request: Request, answer: asyncio.Future[Response]) -> None:
+        self.server.requests -= 1
+        if answer.cancelled():  # the server is stopping
+            self.abort()
+        elif (exc := answer.exception()) is not None:
+            self._answer(self._failed(request, exc))
+        else:
+            self._answer(answer.result())
+
+    def _failed(self, request: Request, exc: BaseException) -> Response:
+        log.error(
+            "error answering %s %s from %s", request.method, request.path, self.client, exc_info=exc
+        )
+        return self.server.app.refuse(
+            self.client, 500, "internal", "the server failed: see its log"
+        )
 
     # -- answering -----------------------------------------------------------------------
 
@@ -409,7 +437,8 @@ class _Connection(asyncio.Protocol):
         if self.closed:
             return
         assert self.transport is not None
-        self.transport.resume_reading()
+        if not self.transport.is_reading():
+            self.transport.resume_reading()
         if self.h11.trailing_data[0]:  # a pipelined request already arrived
             self.state = _State.READING
             self.server.waiting.move_to_end(self)
@@ -440,16 +469,14 @@ class _Connection(asyncio.Protocol):
         self._deadline(self.limits.idle_timeout)
 
     def _deadline(self, seconds: float) -> None:
-        self._cancel_timer()
-        self.timer = asyncio.get_running_loop().call_later(seconds, self._expired)
+        self.deadline = time.monotonic() + seconds
 
     def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = math.inf
 
-    def _expired(self) -> None:
-        self.timer = None
+    def expired(self) -> None:
+        """The deadline has passed: drop what the client is too slow to do."""
+        self.deadline = math.inf
         if self.state is _State.WAITING:
             self.close()
         elif self.state is _State.READING:
@@ -504,8 +531,3 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
-
-
-def _log_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("error answering a request", exc_info=exc)

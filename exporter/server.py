@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hmac
 import json
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final, Protocol
 
 from prometheus_client.exposition import choose_encoder
@@ -32,7 +34,7 @@ from prometheus_client.exposition import choose_encoder
 from exporter.events import Event, EventError, parse_body
 from exporter.http import HttpLimits, HttpServer, Request, Response
 from exporter.metrics import Exposition, build_registry
-from exporter.store import BatchError, Store, StoreError
+from exporter.store import Applied, BatchError, Store
 
 __all__ = ["ExporterApp", "Limits", "RefusalLog", "Security", "make_server", "serve_until_stopped"]
 
@@ -148,6 +150,7 @@ class ExporterApp:
         # Scrapes and large batches are parsed off the event loop, so that they never hold
         # up the answers to other clients.
         self.pool = ThreadPoolExecutor(2, thread_name_prefix="agent-slo-work")
+        self.commits = _Commits(store, limits.commit_timeout)
 
     # -- the server's interface ----------------------------------------------------------
 
@@ -178,11 +181,17 @@ class ExporterApp:
             )
         return None
 
-    async def handle(self, request: Request) -> Response:
-        """Answer a complete request."""
+    def handle(self, request: Request) -> Response | asyncio.Future[Response]:
+        """Answer a complete request (writes without a coroutine: they are the hot path)."""
         if request.method == "GET":
-            return await self._get(request)
-        return await self._post(request)
+            return asyncio.ensure_future(self._get(request))
+        if len(request.body) > _PARSE_INLINE_BYTES:
+            return asyncio.ensure_future(self._post_large(request))
+        try:
+            events = parse_body(request.body, self.store.catalog)
+        except EventError as exc:
+            return self._refuse(request, 400, exc.kind, exc.reason, exc.field, exc.events)
+        return self._post(request, events)
 
     def refuse(self, client: str, status: int, reason: str, message: str) -> Response:
         """Count and log a refusal made by the server itself; the answer to send."""
@@ -209,18 +218,19 @@ class ExporterApp:
             return _json(405, {"error": "use POST to record outcomes", "reason": "method"})
         return _json(404, {"error": f"no such path: {request.path}", "reason": "not_found"})
 
-    async def _post(self, request: Request) -> Response:
-        allowed = self.security.workflows_for(request.headers.get("authorization"))
+    async def _post_large(self, request: Request) -> Response:
+        loop = asyncio.get_running_loop()
         try:
-            if len(request.body) > _PARSE_INLINE_BYTES:
-                loop = asyncio.get_running_loop()
-                events = await loop.run_in_executor(
-                    self.pool, parse_body, request.body, self.store.catalog
-                )
-            else:
-                events = parse_body(request.body, self.store.catalog)
+            events = await loop.run_in_executor(
+                self.pool, parse_body, request.body, self.store.catalog
+            )
         except EventError as exc:
             return self._refuse(request, 400, exc.kind, exc.reason, exc.field, exc.events)
+        answer = self._post(request, events)
+        return answer if isinstance(answer, Response) else await answer
+
+    def _post(self, request: Request, events: list[Event]) -> Response | asyncio.Future[Response]:
+        allowed = self.security.workflows_for(request.headers.get("authorization"))
         if isinstance(allowed, frozenset):
             for i, event in enumerate(events):
                 if event.workflow not in allowed:
@@ -232,27 +242,33 @@ class ExporterApp:
                         f"events[{i}].workflow" if len(events) > 1 else "workflow",
                         len(events),
                     )
-        return await self._record(request, events)
+        return self.commits.submit(events, partial(self._recorded, request, len(events)))
 
-    async def _record(self, request: Request, events: list[Event]) -> Response:
-        """Apply checked events and answer with what was counted."""
-        # Waiting longer than the commit timeout cancels the batch if it is still queued:
-        # an answer of "not recorded" is then true.
-        future = asyncio.wrap_future(self.store.submit(events))
-        try:
-            result = await asyncio.wait_for(future, self.limits.commit_timeout)
-        except BatchError as exc:
-            return self._refuse(request, 400, "unstorable_value", str(exc), events=len(events))
-        except (StoreError, TimeoutError) as exc:
-            return _json(503, {"error": f"not recorded: {exc or 'timed out'}", "reason": "store"})
-        if result.duplicates:
-            self.exposition.health.duplicates.inc(result.duplicates)
+    def _recorded(
+        self, request: Request, events: int, outcome: Applied | BaseException
+    ) -> Response:
+        """The answer once the store has committed a batch, or failed to."""
+        if isinstance(outcome, BatchError):
+            return self._refuse(request, 400, "unstorable_value", str(outcome), events=events)
+        if isinstance(outcome, TimeoutError):
+            return _json(
+                503,
+                {
+                    "error": f"the store did not answer within {self.limits.commit_timeout:g} s; "
+                    "the batch may or may not be recorded: retry it with the same ids",
+                    "reason": "store",
+                },
+            )
+        if isinstance(outcome, BaseException):
+            return _json(503, {"error": f"not recorded: {outcome}", "reason": "store"})
+        if outcome.duplicates:
+            self.exposition.health.duplicates.inc(outcome.duplicates)
         return _json(
             200,
             {
-                "accepted": result.applied,
-                "duplicates": result.duplicates,
-                "folded": result.folded,
+                "accepted": outcome.applied,
+                "duplicates": outcome.duplicates,
+                "folded": outcome.folded,
             },
         )
 
@@ -282,6 +298,79 @@ class ExporterApp:
         if field:
             payload["field"] = field
         return _json(status, payload)
+
+
+class _Commits:
+    """Store commits answered on the event loop, with as few thread wake-ups as possible:
+    the batches of one loop iteration go to the committer together, and its answers for a
+    group come back in one wake-up of the loop."""
+
+    def __init__(self, store: Store, timeout: float) -> None:
+        self.store = store
+        self.timeout = timeout
+        self._queued: list[tuple[list[Event], _Waiter]] = []
+        self._done: deque[tuple[Future[Applied], _Waiter]] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def submit(
+        self, events: list[Event], answer: Callable[[Applied | BaseException], Response]
+    ) -> asyncio.Future[Response]:
+        """Commit ``events``; the future holds ``answer`` of what the store did. Past the
+        timeout, the batch is cancelled if the committer has not taken it yet."""
+        loop = asyncio.get_running_loop()
+        if not self._queued:
+            loop.call_soon(self._send, loop)
+        waiter = _Waiter(loop.create_future(), answer)
+        self._queued.append((events, waiter))
+        return waiter.response
+
+    def _send(self, loop: asyncio.AbstractEventLoop) -> None:
+        queued, self._queued = self._queued, []
+        futures = self.store.submit_all([events for events, _ in queued])
+        for future, (_, waiter) in zip(futures, queued, strict=True):
+            future.add_done_callback(partial(self._finished, loop, waiter=waiter))
+            waiter.timer = loop.call_later(self.timeout, waiter.expire, future)
+
+    def _finished(
+        self, loop: asyncio.AbstractEventLoop, future: Future[Applied], waiter: _Waiter
+    ) -> None:
+        """In the committer thread: queue the answer, wake the loop once per group."""
+        with self._lock:
+            self._done.append((future, waiter))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        with contextlib.suppress(RuntimeError):  # the loop has ended: nobody waits
+            loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        with self._lock:
+            done = list(self._done)
+            self._done.clear()
+            self._scheduled = False
+        for future, waiter in done:
+            if not future.cancelled():
+                waiter.settle(future.exception() or future.result())
+
+
+@dataclass
+class _Waiter:
+    """A request waiting for its batch's commit."""
+
+    response: asyncio.Future[Response]
+    answer: Callable[[Applied | BaseException], Response]
+    timer: asyncio.TimerHandle | None = None
+
+    def settle(self, outcome: Applied | BaseException) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if not self.response.done():
+            self.response.set_result(self.answer(outcome))
+
+    def expire(self, future: Future[Applied]) -> None:
+        future.cancel()  # only if the committer has not taken it yet
+        self.settle(TimeoutError())
 
 
 def _json(status: int, payload: Mapping[str, Any], *, close: bool = False) -> Response:

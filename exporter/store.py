@@ -1,10 +1,11 @@
 """Durable counter state in SQLite (WAL), written by one committer thread with group commit.
 
-Request threads hand checked batches to :meth:`Store.submit` and wait; the committer takes
-every batch waiting, applies them in one transaction (``synchronous=FULL``: on disk before
-the commit returns), then updates the in-memory counters that ``/metrics`` reads and wakes
-the requests. An event is acknowledged only after its transaction committed, so a crash
-loses no acknowledged event, and counters never go backwards across restarts.
+Callers hand checked batches to :meth:`Store.submit` (or several to
+:meth:`Store.submit_all`) and get a future; the committer takes every batch waiting,
+applies them in one transaction (``synchronous=FULL``: on disk before the commit returns),
+then updates the in-memory counters that ``/metrics`` reads and resolves the futures. An
+event is acknowledged only after its transaction committed, so a crash loses no
+acknowledged event, and counters never go backwards across restarts.
 
 The committer also folds dimension values beyond a dimension's cap into ``other``, in
 commit order, and skips events whose idempotency key it has seen within the horizon.
@@ -124,7 +125,7 @@ class Store:
         self.max_keys = idempotency_max
         self.clock = clock
         self._lock = threading.Lock()
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
         self._counters: dict[CounterKey, int] = {}
         self._histograms: dict[HistogramKey, Histogram] = {}
         self._seen: dict[tuple[str, str], set[str]] = {}
@@ -215,9 +216,15 @@ class Store:
 
     def submit(self, events: list[Event]) -> Future[Applied]:
         """Queue a checked batch; the future resolves once it is durable (or failed)."""
-        pending = _Pending(events)
+        (future,) = self.submit_all([events])
+        return future
+
+    def submit_all(self, batches: list[list[Event]]) -> list[Future[Applied]]:
+        """Queue several checked batches at once (one wake-up of the committer); a future
+        per batch, each resolved once its batch is durable (or failed)."""
+        pending = [_Pending(events) for events in batches]
         self._queue.put(pending)
-        return pending.future
+        return [p.future for p in pending]
 
     def apply(self, events: list[Event], timeout: float | None = None) -> Applied:
         """Submit a batch and wait until it is durable; raise :class:`StoreError` on failure."""
@@ -234,7 +241,7 @@ class Store:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
+            group = list(first)
             stop = False
             while len(group) < _MAX_GROUP:
                 try:
@@ -244,7 +251,7 @@ class Store:
                 if item is None:
                     stop = True
                     break
-                group.append(item)
+                group.extend(item)
             # A batch whose sender stopped waiting before it was taken is not recorded (the
             # sender was told so); the others can no longer be cancelled.
             group = [p for p in group if p.future.set_running_or_notify_cancel()]
@@ -437,24 +444,28 @@ class Store:
         now: float,
     ) -> None:
         db = self._db
-        db.executemany(
-            "INSERT INTO counters (workflow, outcome, dims, value) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (workflow, outcome, dims) DO UPDATE SET value = excluded.value",
-            [(w, o, _dims_to(d), v) for (w, o, d), v in counters.items()],
-        )
-        db.executemany(
-            "INSERT INTO durations (workflow, dims, buckets, sum, count) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (workflow, dims) DO UPDATE SET buckets = excluded.buckets, "
-            "sum = excluded.sum, count = excluded.count",
-            [
-                (w, _dims_to(d), json.dumps(h.buckets), h.sum, h.count)
-                for (w, d), h in histograms.items()
-            ],
-        )
-        db.executemany(
-            "INSERT OR IGNORE INTO dimension_values (workflow, dimension, value) VALUES (?, ?, ?)",
-            new_values,
-        )
+        if counters:
+            db.executemany(
+                "INSERT INTO counters (workflow, outcome, dims, value) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (workflow, outcome, dims) DO UPDATE SET value = excluded.value",
+                [(w, o, _dims_to(d), v) for (w, o, d), v in counters.items()],
+            )
+        if histograms:
+            db.executemany(
+                "INSERT INTO durations (workflow, dims, buckets, sum, count) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workflow, dims) DO UPDATE SET "
+                "buckets = excluded.buckets, sum = excluded.sum, count = excluded.count",
+                [
+                    (w, _dims_to(d), json.dumps(h.buckets), h.sum, h.count)
+                    for (w, d), h in histograms.items()
+                ],
+            )
+        if new_values:
+            db.executemany(
+                "INSERT OR IGNORE INTO dimension_values (workflow, dimension, value) "
+                "VALUES (?, ?, ?)",
+                new_values,
+            )
         if ids:
             db.executemany(
                 "INSERT OR REPLACE INTO idempotency (key, at) VALUES (?, ?)", list(ids.items())
