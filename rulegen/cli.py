@@ -9,6 +9,7 @@ import datetime
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,9 @@ from rulegen import __version__, pipeline, writer
 from rulegen.errors import GenerateError, SpecErrors
 from rulegen.model import Workflow
 from rulegen.spec import json_schema
+
+if TYPE_CHECKING:
+    from exporter.server import Security
 
 __all__ = ["main"]
 
@@ -166,6 +170,35 @@ def schema() -> None:
     help="Seconds requests in flight get to be answered after SIGTERM or Ctrl-C.",
 )
 @click.option(
+    "--max-connections",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Open client connections at most (lowered to fit the open-file limit); at the cap, "
+    "the connection that kept the server waiting longest is closed for a new one.",
+)
+@click.option(
+    "--max-requests",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Requests handled at once at most; past that, 503 with Retry-After.",
+)
+@click.option(
+    "--request-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a request (headers and body) may take to arrive from its first byte (408).",
+)
+@click.option(
+    "--idle-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a keep-alive connection may stay idle between requests.",
+)
+@click.option(
     "--idempotency-horizon", default="24h", show_default=True, help="How long ids are kept."
 )
 @click.option(
@@ -185,50 +218,33 @@ def serve(
     tokens_file: Path | None,
     metrics_auth: str | None,
     drain_timeout: float,
+    max_connections: int,
+    max_requests: int,
+    request_timeout: float,
+    idle_timeout: float,
     idempotency_horizon: str,
     idempotency_max: int,
 ) -> None:
     """Run the exporter: agents POST outcomes, Prometheus scrapes /metrics."""
     import logging  # noqa: PLC0415 - only the service needs these
-    import os  # noqa: PLC0415
     import signal  # noqa: PLC0415
     import threading  # noqa: PLC0415
 
     from exporter.catalog import Catalog  # noqa: PLC0415
-    from exporter.server import (  # noqa: PLC0415
-        Limits,
-        Security,
-        make_server,
-        serve_until_stopped,
-    )
+    from exporter.server import Limits, make_server, serve_until_stopped  # noqa: PLC0415
     from exporter.store import Store, StoreError  # noqa: PLC0415
     from rulegen.durations import parse_duration  # noqa: PLC0415
 
     wide = host not in ("127.0.0.1", "localhost", "::1")
     if wide and not listen_wide:
         raise click.UsageError(f"--host {host} listens beyond this machine: add --listen-wide")
-    file_text = tokens_file.read_text(encoding="utf-8") if tokens_file else ""
-    if tokens_file and not _parse_tokens(file_text):
-        raise DomainFailure(
-            f"--tokens-file {tokens_file} holds no token (every line is blank or a comment): "
-            "writes would be open; add a line TOKEN [WORKFLOW ...]"
-        )
-    tokens = _parse_tokens(
-        file_text + "\n" + os.environ.get("AGENT_SLO_TOKENS", "").replace(";", "\n")
-    )
+    security = _security(tokens_file, metrics_auth)
+    tokens = security.tokens
     if wide and not tokens and not insecure_open_writes:
         raise click.UsageError(
             f"--host {host} with no write token would let anyone who reaches the port record "
             "outcomes: give --tokens-file or AGENT_SLO_TOKENS, or --insecure-open-writes"
         )
-    basic = None
-    if metrics_auth is not None:
-        user, colon, password = metrics_auth.partition(":")
-        if not (user and colon and password):
-            raise click.BadParameter(
-                "expected USER:PASSWORD, neither of them empty", param_hint="'--metrics-auth'"
-            )
-        basic = (user, password)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     catalog = Catalog.from_model(_load((specs,), "the exporter did not start"))
     try:
@@ -239,13 +255,27 @@ def serve(
         store = Store(state, catalog, idempotency_horizon=horizon, idempotency_max=idempotency_max)
     except StoreError as exc:
         raise DomainFailure(f"the exporter did not start: {exc}") from exc
-    server = make_server(
-        store,
-        host,
-        port,
-        limits=Limits(drain_timeout=drain_timeout),
-        security=Security(tokens, basic),
+    limits = Limits(
+        max_connections=max_connections,
+        max_requests=max_requests,
+        request_timeout=request_timeout,
+        idle_timeout=idle_timeout,
+        drain_timeout=drain_timeout,
     )
+    try:
+        server = make_server(store, host, port, limits=limits, security=security)
+    except OSError as exc:
+        store.close()
+        raise DomainFailure(
+            f"the exporter did not start: cannot listen on {host}:{port}: {exc}"
+        ) from exc
+    if server.max_connections < max_connections:
+        logging.getLogger("agent_slo.exporter").warning(
+            "at most %d connections (not %d): the open-file limit allows no more; raise it "
+            "with ulimit -n or LimitNOFILE=",
+            server.max_connections,
+            max_connections,
+        )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -307,6 +337,32 @@ def webhook(listen: str) -> None:
         err=True,
     )
     serve_until_stopped(server, stop)
+
+
+def _security(tokens_file: Path | None, metrics_auth: str | None) -> Security:
+    """Write tokens from the file and AGENT_SLO_TOKENS, and basic auth for /metrics."""
+    import os  # noqa: PLC0415
+
+    from exporter.server import Security  # noqa: PLC0415
+
+    file_text = tokens_file.read_text(encoding="utf-8") if tokens_file else ""
+    if tokens_file and not _parse_tokens(file_text):
+        raise DomainFailure(
+            f"--tokens-file {tokens_file} holds no token (every line is blank or a comment): "
+            "writes would be open; add a line TOKEN [WORKFLOW ...]"
+        )
+    tokens = _parse_tokens(
+        file_text + "\n" + os.environ.get("AGENT_SLO_TOKENS", "").replace(";", "\n")
+    )
+    basic = None
+    if metrics_auth is not None:
+        user, colon, password = metrics_auth.partition(":")
+        if not (user and colon and password):
+            raise click.BadParameter(
+                "expected USER:PASSWORD, neither of them empty", param_hint="'--metrics-auth'"
+            )
+        basic = (user, password)
+    return Security(tokens, basic)
 
 
 def _parse_tokens(text: str) -> dict[str, frozenset[str] | None]:
