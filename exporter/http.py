@@ -47,7 +47,8 @@ import h11
 __all__ = ["App", "HttpLimits", "HttpServer", "Request", "Response", "connection_cap"]
 
 log = logging.getLogger("agent_slo.exporter")
-_RESERVED_FILES: Final = 64  # descriptors kept for the state file, logs and the listener
+_RESERVED_FILES: Final = 32  # descriptors kept for the state file, logs and the listener
+_ACCEPT_BURST: Final = 64  # connections accepted in one go, before any is closed for room
 _WRITE_HIGH_WATER: Final = 64 * 1024  # bytes of a response buffered before it counts as unread
 _SWEEP_EVERY: Final = 0.25  # seconds: deadlines are kept to within this
 
@@ -119,7 +120,7 @@ def connection_cap(wanted: int) -> int:
             soft = hard
     if soft == resource.RLIM_INFINITY:
         return wanted
-    return max(1, min(wanted, soft - _RESERVED_FILES))
+    return max(1, min(wanted, soft - _RESERVED_FILES - _ACCEPT_BURST))
 
 
 class HttpServer:
@@ -133,7 +134,8 @@ class HttpServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.create_server((host, port), family=family, backlog=1024)
         self.server_address: tuple[str, int] = self._socket.getsockname()[:2]
-        self.connections: dict[_Connection, None] = {}  # every open one
+        self.connections: dict[_Connection, None] = {}  # open, and not being closed
+        self.sockets = 0  # accepted and not yet released: what counts against the file limit
         # WAITING or READING, the one that has kept the server waiting longest first
         self.waiting: OrderedDict[_Connection, None] = OrderedDict()
         self.requests = 0  # being handled now
@@ -144,6 +146,7 @@ class HttpServer:
         self._stop_asked = False
         self._done = threading.Event()
         self._served = False
+        self._accepting = False
 
     # -- running -------------------------------------------------------------------------
 
@@ -178,13 +181,15 @@ class HttpServer:
             self._loop, self._stop = loop, stop
             if self._stop_asked:
                 stop.set()
-        server = await loop.create_server(lambda: _Connection(self), sock=self._socket)
+        self._socket.setblocking(False)
+        self._accept_from(loop)
         sweep = loop.create_task(self._sweep())
         try:
             await stop.wait()
         finally:
             sweep.cancel()
-            server.close()  # new connections are refused from here on, not left waiting
+            self._pause_accepting(loop)
+            self._socket.close()  # new connections are refused from here on, not left waiting
             await self._drain(loop)
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -216,17 +221,77 @@ class HttpServer:
     def _in_flight(self) -> int:
         return sum(conn.state is not _State.WAITING for conn in self.connections)
 
-    # -- bounds --------------------------------------------------------------------------
+    # -- accepting, within bounds --------------------------------------------------------
 
-    def admit(self, conn: _Connection) -> bool:
-        """Make room for a new connection; False if there is none (it is then refused)."""
+    def _accept_from(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._accepting and self._socket.fileno() != -1:
+            self._accepting = True
+            loop.add_reader(self._socket.fileno(), self._accept, loop)
+
+    def _pause_accepting(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._accepting:
+            self._accepting = False
+            loop.remove_reader(self._socket.fileno())
+
+    def _accept(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Accept what is waiting, a burst at a time. Descriptors are counted here, as they
+        are taken: past the cap plus one burst, accepting pauses until some are released
+        (the connections closed for room release theirs on the loop's next turn)."""
+        for _ in range(_ACCEPT_BURST):
+            if self.sockets >= self.max_connections + _ACCEPT_BURST:
+                self._pause_accepting(loop)
+                return
+            try:
+                sock, _ = self._socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of descriptors or memory: wait a little
+                log.warning("cannot accept a connection: %s; retrying in 1 s", exc.strerror)
+                self._pause_accepting(loop)
+                loop.call_later(1.0, self._accept_from, loop)
+                return
+            self._admit(loop, sock)
+
+    def _admit(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        """Make room for a new connection, closing the one that has kept the server waiting
+        longest; if every connection is being answered, refuse the newcomer."""
         if len(self.connections) >= self.max_connections and self.waiting:
             oldest = next(iter(self.waiting))
             oldest.shed("evicted", "the server is at its connection cap: retry")
         if len(self.connections) >= self.max_connections:
-            return False
+            peer = sock.getpeername()
+            refusal = self.app.refuse(
+                str(peer[0]), 503, "full", "every connection is busy: retry shortly"
+            )
+            with contextlib.suppress(OSError):
+                sock.setblocking(False)
+                sock.send(_raw(refusal, self.limits.retry_after))
+            sock.close()
+            return
+        self.sockets += 1
+        conn = _Connection(self)
         self.connections[conn] = None
-        return True
+        sock.setblocking(False)
+        task = loop.create_task(loop.connect_accepted_socket(lambda: conn, sock))
+        task.add_done_callback(partial(self._connected, loop, conn, sock))
+
+    def _connected(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        conn: _Connection,
+        sock: socket.socket,
+        task: asyncio.Task[tuple[asyncio.Transport, _Connection]],
+    ) -> None:
+        if task.cancelled() or task.exception() is not None:  # the client left at once
+            sock.close()
+            self.connections.pop(conn, None)
+            self.released(loop)
+
+    def released(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A connection's descriptor is closed (or about to be, once it returns)."""
+        self.sockets -= 1
+        if not self.draining:
+            self._accept_from(loop)
 
 
 class _Connection(asyncio.Protocol):
@@ -261,19 +326,14 @@ class _Connection(asyncio.Protocol):
             # ACK (40 ms) on keep-alive connections.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
-        if not self.server.admit(self):
-            self._send_raw(
-                self.server.app.refuse(
-                    self.client, 503, "full", "every connection is busy: retry shortly"
-                )
-            )
-            self.closed = True
-            transport.close()
+        if self.closed:  # closed for room before its transport was made
+            transport.abort()
             return
         self._wait()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._detach()
+        self.server.released(asyncio.get_running_loop())
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -326,6 +386,12 @@ class _Connection(asyncio.Protocol):
                 self.close()
 
     def _headers(self, event: h11.Request) -> None:
+        size = len(event.target) + sum(len(n) + len(v) + 4 for n, v in event.headers)
+        if size > self.limits.max_header_bytes:  # h11 bounds only what is incomplete
+            message = f"the request line and headers exceed {self.limits.max_header_bytes} bytes"
+            refusal = self.server.app.refuse(self.client, 431, "headers_too_large", message)
+            self._answer(refusal, close=True)
+            return
         headers: dict[str, str] = {}
         for name, value in event.headers:
             key, text = name.decode("ascii"), value.decode("latin-1")
@@ -449,14 +515,7 @@ class _Connection(asyncio.Protocol):
         """An answer outside h11 (no request was parsed), then the connection closes."""
         if self.transport is None or self.transport.is_closing():
             return
-        head = (
-            f"HTTP/1.1 {response.status} {_reason(response.status)}\r\n"
-            f"Content-Type: {response.content_type}\r\n"
-            f"Content-Length: {len(response.body)}\r\n"
-        )
-        if response.status == 503:
-            head += f"Retry-After: {self.limits.retry_after}\r\n"
-        self.transport.write(head.encode() + b"Connection: close\r\n\r\n" + response.body)
+        self.transport.write(_raw(response, self.limits.retry_after))
 
     # -- deadlines and closing -----------------------------------------------------------
 
@@ -513,6 +572,18 @@ class _Connection(asyncio.Protocol):
         self._cancel_timer()
         self.server.waiting.pop(self, None)
         self.server.connections.pop(self, None)
+
+
+def _raw(response: Response, retry_after: int) -> bytes:
+    """A whole answer, closing the connection, for when no request was parsed."""
+    head = (
+        f"HTTP/1.1 {response.status} {_reason(response.status)}\r\n"
+        f"Content-Type: {response.content_type}\r\n"
+        f"Content-Length: {len(response.body)}\r\n"
+    )
+    if response.status == 503:
+        head += f"Retry-After: {retry_after}\r\n"
+    return head.encode() + b"Connection: close\r\n\r\n" + response.body
 
 
 def _protocol_refusal(exc: h11.RemoteProtocolError) -> tuple[int, str, str]:
