@@ -12,8 +12,12 @@ in a process of its own on loopback. Two measures per stack:
   had closed by the end (a deadline for a whole request closes them all).
 
 The baseline is the standard library's ``http.server`` (a thread per connection), which the
-exporter runs on today. Run: ``.venv/bin/python -m benchmarks.http_stacks`` (the candidates
-come from ``pip install -e '.[bench-http]'``).
+exporter ran on until 2026-12; ``agent-slo (asyncio + h11)`` is the exporter's own bounded
+server (exporter/http.py) with its default limits. ``--files N`` runs each server under an
+open-file limit of N (1,024 is a common default). After the slow phase every slow
+connection is reset at once, and the time until a normal request is answered is reported.
+Run: ``.venv/bin/python -m benchmarks.http_stacks`` (the candidates come from
+``pip install -e '.[bench-http]'``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import contextlib
 import http.client
 import importlib.util
 import platform
+import resource
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -59,6 +65,20 @@ SERVERS = {
         class S(ThreadingHTTPServer):
             daemon_threads = True
         S(("127.0.0.1", PORT), H).serve_forever()
+        """,
+    ),
+    "agent-slo (asyncio + h11)": (
+        None,
+        """
+        from exporter.http import HttpLimits, HttpServer, Response
+        class App:
+            def head(self, request):
+                return None
+            def handle(self, request):
+                return Response(200, REPLY)
+            def refuse(self, client, status, reason, message):
+                return Response(status, b"{}")
+        HttpServer(App(), "127.0.0.1", PORT, HttpLimits()).serve_forever()
         """,
     ),
     "waitress": (
@@ -131,6 +151,7 @@ class Slow:
     threads: int
     rss_mb: float
     cut: int  # slow connections the server had closed by the end
+    after_close: float  # seconds until a normal request is answered once all are reset
 
 
 def free_port() -> int:
@@ -140,11 +161,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(name: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+def serving(name: str, files: int) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     _, code = SERVERS[name]
     port = free_port()
     source = f"PORT = {port}\nREPLY = {REPLY!r}\n" + textwrap.dedent(code)
-    process = subprocess.Popen([sys.executable, "-c", source])
+
+    def limit() -> None:
+        if files:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+
+    process = subprocess.Popen([sys.executable, "-c", source], preexec_fn=limit)  # noqa: PLW1509
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -203,6 +229,7 @@ def slow(port: int, pid: int, connections: int, seconds: float) -> Slow:
     for _ in range(connections):
         try:
             sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.sendall(b"POST /v1/outcomes HTTP/1.1\r\nHost: x\r\n")
             socks.append(sock)
         except OSError:
@@ -237,19 +264,31 @@ def slow(port: int, pid: int, connections: int, seconds: float) -> Slow:
     finally:
         stop.set()
         for sock in socks:
-            sock.close()
-    return Slow(len(socks), answered, asked, slowest, threads, rss, cut)
+            sock.close()  # a reset: linger on, zero seconds
+    return Slow(len(socks), answered, asked, slowest, threads, rss, cut, first_answer(port))
+
+
+def first_answer(port: int, give_up: float = 60.0) -> float:
+    """Seconds until a normal request is answered (NaN if not within ``give_up``)."""
+    started = time.monotonic()
+    while time.monotonic() - started < give_up:
+        with contextlib.suppress(OSError, http.client.HTTPException, RuntimeError):
+            post(http.client.HTTPConnection("127.0.0.1", port, timeout=2))
+            return time.monotonic() - started
+    return float("nan")
 
 
 def closed_by_peer(sock: socket.socket) -> bool:
     """Whether the server has closed (or reset) a connection we still hold."""
     sock.setblocking(False)
     try:
-        return sock.recv(65536) == b""  # an answer (408, 431...) counts as still open
+        while sock.recv(65536):  # an answer (408, 503...) may come before the end
+            pass
     except BlockingIOError:
         return False
     except OSError:
         return True
+    return True
 
 
 def main() -> None:
@@ -258,7 +297,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--slow", type=int, default=900, help="slow connections to hold")
     parser.add_argument("--slow-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--files", type=int, default=0, help="open-file limit of each server (0: inherited)"
+    )
     args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the load side needs many
     missing = [
         name
         for name, (module, _) in SERVERS.items()
@@ -268,11 +312,12 @@ def main() -> None:
         sys.exit(f"not installed: {', '.join(missing)}; run: pip install -e '.[bench-http]'")
     print(
         f"{platform.processor() or platform.machine()}, {platform.python_version()}, "
-        f"{args.clients} clients x {args.seconds:.0f} s; {args.slow} slow connections"
+        f"{args.clients} clients x {args.seconds:.0f} s; {args.slow} slow connections; "
+        f"open-file limit of the servers: {args.files or soft}"
     )
     results: dict[str, tuple[Load, Slow]] = {}
     for name in SERVERS:
-        with serving(name) as (port, process):
+        with serving(name, args.files) as (port, process):
             post(http.client.HTTPConnection("127.0.0.1", port, timeout=10))  # warm-up
             results[name] = (
                 load(port, args.clients, args.seconds),
@@ -283,14 +328,14 @@ def main() -> None:
     print(
         "| stack | requests/s | vs http.server | p50 ms | p99 ms | slow held "
         "| slow closed by the server | normal answered within 2 s | slowest s | threads "
-        "| RSS MB |"
+        "| RSS MB | answered after a mass reset, s |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, (ld, sl) in results.items():
         print(
             f"| {name} | {ld.rate:,.0f} | {ld.rate / base:.2f} | {ld.percentile(0.5):.2f} "
             f"| {ld.percentile(0.99):.2f} | {sl.held} | {sl.cut} | {sl.answered} of {sl.asked} "
-            f"| {sl.slowest:.2f} | {sl.threads} | {sl.rss_mb:.0f} |"
+            f"| {sl.slowest:.2f} | {sl.threads} | {sl.rss_mb:.0f} | {sl.after_close:.2f} |"
         )
 
 
