@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.http_stacks import free_port, proc_status
+
 WRITERS = 4
 SPEC = """\
 apiVersion: agent-slo/v1
@@ -61,12 +63,6 @@ class Writes:
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write(port: int, seconds: float) -> Writes:
@@ -169,18 +165,6 @@ class Attacker:
             self._close(key.fileobj)  # type: ignore[arg-type]
 
 
-def server_state(pid: int) -> tuple[int, int, float]:
-    """Descriptors, threads and resident MB of a process."""
-    fds = len(list(Path(f"/proc/{pid}/fd").iterdir()))
-    threads, rss = 0, 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("Threads:"):
-            threads = int(line.split()[1])
-        elif line.startswith("VmRSS:"):
-            rss = int(line.split()[1]) / 1024
-    return fds, threads, rss
-
-
 def metric(port: int, prefix: str) -> float:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/metrics")
@@ -230,7 +214,8 @@ def main() -> None:
 
         def sample() -> None:
             while not sampling.wait(0.5):
-                fds, threads, rss = server_state(proc.pid)
+                fds = len(list(Path(f"/proc/{proc.pid}/fd").iterdir()))
+                threads, rss = proc_status(proc.pid)
                 conns = metric(port, "agent_slo_exporter_open_connections")
                 peak[:] = [
                     max(peak[0], fds),
