@@ -586,6 +586,54 @@ def test_a_full_store_fails_the_probes_until_it_writes_again(
     ]
 
 
+@contextlib.contextmanager
+def _tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A small tmpfs mounted at ``path`` (the test needs root, as in CI)."""
+    path.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def test_a_full_disk_fails_the_probes_until_there_is_room(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The state file on a 1 MiB tmpfs that another file fills up: the batch gets a 503,
+    the probes fail with one log line, nothing of it is counted; once the other file is
+    gone, the same batch is recorded once and the probes pass again."""
+    batch = [{**EVENT, "id": f"{i:04d}" + "x" * 150} for i in range(2_000)]
+    with _tmpfs(tmp_path / "disk", "1m") as disk:
+        for exporter in _start(disk, limits=Limits(max_body_bytes=4 * 1024 * 1024)):
+            assert exporter.post(EVENT)[0] == 200
+            filler = disk / "filler"
+            with contextlib.suppress(OSError), filler.open("wb", buffering=0) as out:
+                while True:
+                    out.write(b"\0" * 4096)
+            status, reply = exporter.post(batch)
+            assert status == 503
+            assert "disk is full" in reply["error"]
+            assert _get_status(exporter.url + "/healthz") == 503
+            assert _get_status(exporter.url + "/readyz") == 503
+            assert exporter.counters() == {KEY: 1}
+            filler.unlink()
+            assert exporter.post(batch) == (200, {"accepted": 2_000, "duplicates": 0, "folded": 0})
+            assert _get_status(exporter.url + "/healthz") == 200
+            assert exporter.counters() == {KEY: 2_001}
+        assert _stored(disk / "state.db") == {KEY: 2_001}
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"the state file {disk / 'state.db'} cannot be written: ")
+
+
 def test_start_up_errors_name_the_path_and_the_fix(tmp_path: Path) -> None:
     """A state file that cannot be opened: one line with the path and what to do."""
     missing = tmp_path / "nowhere" / "state.db"
