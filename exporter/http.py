@@ -259,11 +259,11 @@ class HttpServer:
             oldest = next(iter(self.waiting))
             oldest.shed("evicted", "the server is at its connection cap: retry")
         if len(self.connections) >= self.max_connections:
-            peer = sock.getpeername()
-            refusal = self.app.refuse(
-                str(peer[0]), 503, "full", "every connection is busy: retry shortly"
-            )
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # the client may be gone already
+                client = str(sock.getpeername()[0])
+                refusal = self.app.refuse(
+                    client, 503, "full", "every connection is busy: retry shortly"
+                )
                 sock.setblocking(False)
                 sock.send(_raw(refusal, self.limits.retry_after))
             sock.close()
