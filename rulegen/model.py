@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal
 
 from rulegen import burn, names
 from rulegen.durations import format_duration, parse_duration, parse_duration_ms
 from rulegen.errors import SpecError, SpecErrors
-from rulegen.loader import Document, Loc
+from rulegen.loader import Document, Loc, discover, load_files
 from rulegen.selectors import Matcher, Selector, parse_selector
 from rulegen.spec import (
     AbsenceSpec,
@@ -235,6 +236,11 @@ class Workflow:
     def zero_tolerance_slo(self) -> str:
         """The ``slo`` label of the zero-tolerance alert: ``<workflow>-zero-tolerance``."""
         return f"{self.name}{ZERO_TOLERANCE_SUFFIX}"
+
+
+def load(paths: Iterable[str | Path]) -> list[Workflow]:
+    """Load, validate and resolve every spec under ``paths``; raise ``SpecErrors``."""
+    return build(load_files(discover(paths)))
 
 
 def build(documents: Sequence[Document]) -> list[Workflow]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rulegen import loader, model, writer
+from rulegen import model, writer
 from rulegen.errors import GenerateError
 from rulegen.generators import dashboards, slo_rules, zero_tolerance_rules
 from rulegen.generators.unittests import UnitTestError, unit_tests, zero_tolerance_tests
+from rulegen.model import load
 from rulegen.writer import OutputFile
 
 __all__ = ["RULES_DIR", "TESTS_DIR", "Generated", "generate", "load"]
@@ -22,11 +23,6 @@ TESTS_DIR = "tests"
 DASHBOARDS_DIR = "dashboards"
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-
-
-def load(paths: Iterable[str | Path]) -> list[model.Workflow]:
-    """Load, validate and resolve every spec under ``paths``; raise ``SpecErrors``."""
-    return model.build(loader.load_files(loader.discover(paths)))
 
 
 def _context(what: str, func: Callable[[_T], _R], arg: _T) -> _R:

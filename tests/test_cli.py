@@ -14,8 +14,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from agent_slo.cli import main
 from rulegen import pipeline
-from rulegen.cli import main
 
 REPO = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "cases"
@@ -289,7 +289,7 @@ def test_serve_refuses_a_bad_idempotency_horizon(tmp_path: Path) -> None:
 
 def test_tokens_may_hold_any_visible_character() -> None:
     """Only lines starting with # are comments: a # inside a token is part of it."""
-    from rulegen.cli import _parse_tokens  # noqa: PLC0415 - the one helper tested alone
+    from agent_slo.cli.exporter import _parse_tokens  # noqa: PLC0415 - the one helper tested alone
 
     text = "# ops\n  t#1=x!  code-review triage\nplain\n\n  # indented comment\n"
     assert _parse_tokens(text) == {"t#1=x!": frozenset({"code-review", "triage"}), "plain": None}

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from realprom import free_port
 
+from agent_slo.cli import main
 from exporter.catalog import load_catalog
 from exporter.server import make_server
 from exporter.store import Store
-from rulegen.cli import main
 
 SPEC = """\
 apiVersion: agent-slo/v1

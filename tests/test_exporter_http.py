@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from agent_slo.cli import main
 from exporter.catalog import Catalog
 from exporter.events import Event
 from exporter.server import Limits, RefusalLog, Security, make_server
 from exporter.store import BatchError, Store, StoreError
-from rulegen.cli import main
 from rulegen.loader import load_text
 from rulegen.model import build
 

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from realprom import Prometheus, free_port, running_prometheus
 
-from rulegen.cli import main
+from agent_slo.cli import main
 from rulegen.gate import fisher_greater
 
 SPEC = """\

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from agent_slo.cli import main
 from rulegen import pipeline
-from rulegen.cli import main
 from rulegen.errors import SpecErrors
 
 INVALID = Path(__file__).parent / "invalid"

@@ -36,3 +36,38 @@ def test_client_needs_only_the_standard_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def _loaded_by(code: str) -> set[str]:
+    """Modules a fresh interpreter holds after running ``code``."""
+    result = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys\nprint(','.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(result.stdout.strip().split(","))
+
+
+RENDERING = ("rulegen.generators", "rulegen.promql", "rulegen.writer", "rulegen.pipeline")
+
+
+def test_the_exporter_commands_load_no_rule_rendering() -> None:
+    """`agent-slo serve` (the container's entry point), `record` and `webhook`, with what
+    their bodies import, load neither the generators nor jinja2."""
+    loaded = _loaded_by(
+        "import click\n"
+        "from agent_slo.cli import main\n"
+        "for name in ('serve', 'record', 'webhook'):\n"
+        "    main.get_command(click.Context(main), name)\n"
+        "import exporter.catalog, exporter.server, exporter.store\n"
+        "import rulegen.durations, rulegen.webhook\n"
+    )
+    assert "agent_slo.cli.exporter" in loaded
+    assert "agent_slo.cli.specs" not in loaded
+    assert sorted(m for m in loaded if m.startswith(RENDERING) or m == "jinja2") == []
+
+
+def test_the_command_group_alone_loads_no_command() -> None:
+    loaded = _loaded_by("from agent_slo.cli import main")
+    assert sorted(m for m in loaded if m.startswith("agent_slo.cli.")) == []

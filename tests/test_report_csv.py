@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rulegen.cli import main
+from agent_slo.cli import main
 
 LOG = Path(__file__).parent / "reviewlog" / "log.csv"
 BAD = Path(__file__).parent / "reviewlog" / "bad.csv"

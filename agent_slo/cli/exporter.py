@@ -1,11 +1,8 @@
-"""The ``agent-slo`` command. Domain errors become exit codes here and nowhere else.
-
-Exit codes: 0 success, 1 domain failure (invalid spec, stale output), 2 usage error.
-"""
+"""Commands around the exporter: ``serve``, ``record``, ``webhook``. Nothing here loads
+the rule generators."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import sys
 from pathlib import Path
@@ -13,124 +10,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rulegen import __version__, pipeline, writer
-from rulegen.errors import GenerateError, SpecErrors
-from rulegen.model import Workflow
-from rulegen.spec import json_schema
+from agent_slo.cli.common import DEFAULT_SPECS, DomainFailure, load_workflows
 
 if TYPE_CHECKING:
     from exporter.server import Security
 
-__all__ = ["main"]
-
-DEFAULT_SPECS = "slo-specs"
+__all__ = ["record", "serve", "webhook"]
 
 
-class DomainFailure(click.ClickException):
-    """A failure of the user's input or environment, not of the command line: exit 1."""
-
-    exit_code = 1
-
-
-def _load(paths: tuple[str, ...], consequence: str = "") -> list[Workflow]:
-    """The workflows of ``paths``; on invalid specs, every error, their count and
-    ``consequence``, what the command did not do because of them."""
-    try:
-        return pipeline.load(paths or (DEFAULT_SPECS,))
-    except SpecErrors as exc:
-        count = len(exc.errors)
-        found = f"{count} error{'s' if count != 1 else ''} found"
-        raise DomainFailure(
-            f"{exc}\n{found}; {consequence}" if consequence else f"{exc}\n{found}"
-        ) from exc
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="agent-slo")
-def main() -> None:
-    """Error budgets for AI-agent workflows, on Prometheus."""
-
-
-@main.command()
-@click.argument("paths", nargs=-1, type=click.Path())
-@click.option(
-    "--notes",
-    "show_notes",
-    is_flag=True,
-    help="Also print the notes on alert tiers adapted to low objectives (generate prints them).",
-)
-def validate(paths: tuple[str, ...], show_notes: bool) -> None:
-    """Check spec files (default: slo-specs/) and report every error at once.
-
-    Each error names the file, the line and the field, and says what is expected.
-    Exits 1 if any spec is invalid.
-    """
-    workflows = _load(paths)
-    slos = sum(len(w.slos) for w in workflows)
-    notes = [note for wf in workflows for slo in wf.slos for note in slo.notes]
-    if show_notes:
-        for note in notes:
-            click.echo(f"note: {note}", err=True)
-    summary = f"ok: {len(workflows)} workflow(s), {slos} SLO(s)"
-    if notes and not show_notes:
-        summary += f"; {len(notes)} note(s) on adapted alert tiers (see validate --notes)"
-    click.echo(summary)
-
-
-@main.command()
-@click.argument("paths", nargs=-1, type=click.Path())
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("generated"),
-    show_default=True,
-    help="Directory for rules/ and tests/.",
-)
-@click.option(
-    "--check",
-    is_flag=True,
-    help="Write nothing; exit 1 if the files in the output directory differ from what the "
-    "specs generate (for GitOps CI).",
-)
-def generate(paths: tuple[str, ...], out_dir: Path, check: bool) -> None:
-    """Generate Prometheus rules and promtool tests from spec files (default: slo-specs/).
-
-    Writes rules/<workflow>.rules.yml (recording rules and alerts) and
-    tests/<slo>.test.yml (run them with `promtool test rules`). Output is byte-stable.
-    """
-    workflows = _load(paths, "nothing was generated")
-    try:
-        generated = pipeline.generate(workflows)
-    except GenerateError as exc:
-        raise DomainFailure(str(exc)) from exc
-    for note in generated.notes:
-        click.echo(f"note: {note}", err=True)
-    files = generated.files
-    if check:
-        problems = writer.check(out_dir, files)
-        if problems:
-            raise DomainFailure(
-                "\n".join(problems) + "\ngenerated output is stale: run `agent-slo generate`"
-            )
-        click.echo(f"ok: {len(files)} file(s) in {out_dir} are up to date")
-        return
-    try:
-        written = writer.write(out_dir, files)
-    except GenerateError as exc:
-        raise DomainFailure(str(exc)) from exc
-    click.echo(f"wrote {len(written)} file(s) to {out_dir}")
-
-
-@main.command()
-def schema() -> None:
-    """Print the JSON Schema of the spec (apiVersion: agent-slo/v1)."""
-    json.dump(json_schema(), sys.stdout, indent=2, sort_keys=True)
-    sys.stdout.write("\n")
-
-
-@main.command()
+@click.command()
 @click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="Spec files or folders.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=9464, show_default=True, type=int, help="Port (0: any free).")
@@ -246,7 +134,7 @@ def serve(
             "outcomes: give --tokens-file or AGENT_SLO_TOKENS, or --insecure-open-writes"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    catalog = Catalog.from_model(_load((specs,), "the exporter did not start"))
+    catalog = Catalog.from_model(load_workflows((specs,), "the exporter did not start"))
     try:
         horizon = float(parse_duration(idempotency_horizon))
     except ValueError as exc:
@@ -301,7 +189,7 @@ def serve(
         logging.getLogger("agent_slo.exporter").info("agent-slo exporter stopped")
 
 
-@main.command()
+@click.command()
 @click.option(
     "--listen",
     default="127.0.0.1:9095",
@@ -379,7 +267,7 @@ def _parse_tokens(text: str) -> dict[str, frozenset[str] | None]:
     return tokens
 
 
-@main.command()
+@click.command()
 @click.option("--workflow", required=True, help="The workflow that ran.")
 @click.option("--outcome", required=True, help="How the run ended (e.g. success, rejected).")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE", help="A declared dimension.")
@@ -445,197 +333,3 @@ def record(
     except (urllib.error.URLError, OSError) as exc:
         raise DomainFailure(f"could not reach the exporter at {url}: {exc}") from exc
     click.echo(f"recorded: {reply['accepted']} event(s), {reply['duplicates']} duplicate(s)")
-
-
-@main.command()
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Review log: date,task,model,accepted_as_is,minor_fix,major_rewrite,rejected.",
-)
-@click.option("--prometheus", "prometheus_url", help="Prometheus with the generated rules.")
-@click.option("--slo", "slo_name", help="With --prometheus: one SLO (default: every SLO).")
-@click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="With --prometheus.")
-@click.option(
-    "--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: a week before --until)."
-)
-@click.option(
-    "--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: the log's last date)."
-)
-@click.option("--budget", default=20.0, show_default=True, help="Acceptable failure rate, percent.")
-@click.option("--warning", default=30.0, show_default=True, help="Warning threshold, percent.")
-@click.option("--red-line", default=50.0, show_default=True, help="Red line, percent.")
-@click.option(
-    "--min-runs",
-    default=10,
-    show_default=True,
-    help="Fewer runs are flagged as not yet meaningful.",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "markdown", "json", "html"]),
-    default="table",
-    show_default=True,
-)
-def report(
-    csv_path: Path | None,
-    prometheus_url: str | None,
-    slo_name: str | None,
-    specs: str,
-    since: datetime.datetime | None,
-    until: datetime.datetime | None,
-    budget: float,
-    warning: float,
-    red_line: float,
-    min_runs: int,
-    fmt: str,
-) -> None:
-    """Error-budget report: of SLOs from Prometheus, or of a review log (CSV).
-
-    Figures for the period, status and action from the policy, budget left in % and in runs,
-    burn rate, change against the previous period, and breakdowns by task, model, prompt
-    version or any declared dimension, ranked by budget burned.
-    """
-    from rulegen import report as reports  # noqa: PLC0415 - only this command needs them
-    from rulegen import reviewlog  # noqa: PLC0415
-
-    if (csv_path is None) == (prometheus_url is None):
-        raise click.UsageError("give exactly one source: --csv FILE or --prometheus URL")
-    if prometheus_url is not None:
-        _prometheus_report(prometheus_url, slo_name, specs, until, fmt)
-        return
-    assert csv_path is not None
-
-    try:
-        rows = reviewlog.parse_csv(csv_path.read_text(encoding="utf-8"), str(csv_path))
-    except SpecErrors as exc:
-        raise DomainFailure(f"{exc}\n{len(exc.errors)} bad row(s); nothing was reported") from exc
-    if not rows:
-        raise DomainFailure(f"{csv_path}: no rows to report on")
-    last = until.date() if until else max(r.date for r in rows)
-    first = since.date() if since else last - datetime.timedelta(days=6)
-    if first > last:
-        raise click.UsageError("--since is after --until")
-    policy = reports.Policy(budget / 100, warning / 100, red_line / 100)
-    click.echo(
-        reports.render(reports.csv_report(rows, first, last, policy, min_runs), fmt), nl=False
-    )
-
-
-@main.group(name="import")
-def import_group() -> None:
-    """Bring history kept elsewhere into Prometheus."""
-
-
-@import_group.command(name="csv")
-@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--workflow", help="Workflow of every row (default: the log's workflow column).")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="OpenMetrics file for `promtool tsdb create-blocks-from openmetrics`.",
-)
-def import_csv(csv_path: Path, workflow: str | None, output: Path) -> None:
-    """Turn a review log into agent_outcomes_total history (OpenMetrics) for backfilling."""
-    from rulegen import reviewlog  # noqa: PLC0415 - only this command needs them
-    from rulegen.backfill import openmetrics  # noqa: PLC0415
-
-    try:
-        rows = reviewlog.parse_csv(csv_path.read_text(encoding="utf-8"), str(csv_path))
-    except SpecErrors as exc:
-        raise DomainFailure(f"{exc}\n{len(exc.errors)} bad row(s); nothing was written") from exc
-    missing = [r.line for r in rows if not (workflow or r.workflow)]
-    if missing:
-        raise DomainFailure(
-            f"{csv_path}: rows {missing[:5]} name no workflow: give --workflow or a workflow column"
-        )
-    text, series, samples = openmetrics(rows, workflow)
-    output.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {series} series, {samples} samples to {output}")
-
-
-@main.command()
-@click.option("--slo", "slo_name", required=True, help="The SLO to decide on.")
-@click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="Spec files or folders.")
-@click.option(
-    "--prometheus",
-    "prometheus_url",
-    envvar="AGENT_SLO_PROMETHEUS",
-    default="http://127.0.0.1:9090",
-    show_default=True,
-    help="Prometheus with the generated rules (or AGENT_SLO_PROMETHEUS).",
-)
-@click.option(
-    "--min-remaining", default=0.0, show_default=True, help="Deny under this % of budget left."
-)
-@click.option("--require-days-in-budget", type=int, help="Allow only after N days inside budget.")
-@click.option("--canary", help='Label matcher of the canary, e.g. prompt_version="v42".')
-@click.option("--canary-window", default="1h", show_default=True, help="Window compared.")
-@click.option("--min-runs", default=50, show_default=True, help="Runs needed on each side.")
-@click.option("--alpha", default=0.01, show_default=True, help="Significance of the canary test.")
-@click.option("--max-burn", default=6.0, show_default=True, help="Deny a canary burning faster.")
-@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
-@click.pass_context
-def gate(
-    ctx: click.Context,
-    slo_name: str,
-    specs: str,
-    prometheus_url: str,
-    min_remaining: float,
-    require_days_in_budget: int | None,
-    canary: str | None,
-    canary_window: str,
-    min_runs: int,
-    alpha: float,
-    max_burn: float,
-    as_json: bool,
-) -> None:
-    """Deploy gate: exit 0 allow, 1 deny, 2 could not decide; the reasons are printed."""
-    from rulegen import gate as gates  # noqa: PLC0415 - only this command needs it
-    from rulegen.promapi import Prometheus  # noqa: PLC0415
-
-    slos = {s.name: s for w in _load((specs,), "no decision was made") for s in w.slos}
-    if slo_name not in slos:
-        raise click.UsageError(f"unknown SLO {slo_name!r} (known: {', '.join(sorted(slos))})")
-    spec = gates.CanarySpec(canary, canary_window, min_runs, alpha, max_burn) if canary else None
-    verdict = gates.decide(
-        Prometheus(prometheus_url),
-        slos[slo_name],
-        min_remaining / 100,
-        require_days_in_budget,
-        spec,
-    )
-    if as_json:
-        click.echo(verdict.to_json(), nl=False)
-    else:
-        click.echo(f"{verdict.word}:")
-        for reason in verdict.reasons:
-            click.echo(f"  - {reason}")
-    ctx.exit(verdict.code)
-
-
-def _prometheus_report(
-    url: str, slo_name: str | None, specs: str, until: datetime.datetime | None, fmt: str
-) -> None:
-    from rulegen import report as reports  # noqa: PLC0415 - only this command needs them
-    from rulegen.promapi import Prometheus, PrometheusError  # noqa: PLC0415
-
-    slos = [s for w in _load((specs,), "nothing was reported") for s in w.slos]
-    if slo_name is not None:
-        slos = [s for s in slos if s.name == slo_name]
-        if not slos:
-            raise click.UsageError(f"unknown SLO {slo_name!r}")
-    at = until.replace(tzinfo=datetime.UTC) if until else datetime.datetime.now(datetime.UTC)
-    prom = Prometheus(url)
-    try:
-        found = [reports.prometheus_report(prom, slo, at.timestamp()) for slo in slos]
-    except PrometheusError as exc:
-        raise DomainFailure(str(exc)) from exc
-    if fmt == "json":
-        click.echo(json.dumps([json.loads(r.to_json()) for r in found], indent=2, sort_keys=True))
-        return
-    click.echo("\n".join(reports.render(r, fmt) for r in found), nl=False)

@@ -1,0 +1,208 @@
+"""Commands that turn the budget into decisions: ``report``, ``gate``, ``import``."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import click
+
+from agent_slo.cli.common import DEFAULT_SPECS, DomainFailure, load_workflows
+from rulegen.errors import SpecErrors
+
+__all__ = ["gate", "import_group", "report"]
+
+
+@click.command()
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Review log: date,task,model,accepted_as_is,minor_fix,major_rewrite,rejected.",
+)
+@click.option("--prometheus", "prometheus_url", help="Prometheus with the generated rules.")
+@click.option("--slo", "slo_name", help="With --prometheus: one SLO (default: every SLO).")
+@click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="With --prometheus.")
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: a week before --until)."
+)
+@click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: the log's last date)."
+)
+@click.option("--budget", default=20.0, show_default=True, help="Acceptable failure rate, percent.")
+@click.option("--warning", default=30.0, show_default=True, help="Warning threshold, percent.")
+@click.option("--red-line", default=50.0, show_default=True, help="Red line, percent.")
+@click.option(
+    "--min-runs",
+    default=10,
+    show_default=True,
+    help="Fewer runs are flagged as not yet meaningful.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "json", "html"]),
+    default="table",
+    show_default=True,
+)
+def report(
+    csv_path: Path | None,
+    prometheus_url: str | None,
+    slo_name: str | None,
+    specs: str,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
+    budget: float,
+    warning: float,
+    red_line: float,
+    min_runs: int,
+    fmt: str,
+) -> None:
+    """Error-budget report: of SLOs from Prometheus, or of a review log (CSV).
+
+    Figures for the period, status and action from the policy, budget left in % and in runs,
+    burn rate, change against the previous period, and breakdowns by task, model, prompt
+    version or any declared dimension, ranked by budget burned.
+    """
+    from rulegen import report as reports  # noqa: PLC0415 - only this command needs them
+    from rulegen import reviewlog  # noqa: PLC0415
+
+    if (csv_path is None) == (prometheus_url is None):
+        raise click.UsageError("give exactly one source: --csv FILE or --prometheus URL")
+    if prometheus_url is not None:
+        _prometheus_report(prometheus_url, slo_name, specs, until, fmt)
+        return
+    assert csv_path is not None
+
+    try:
+        rows = reviewlog.parse_csv(csv_path.read_text(encoding="utf-8"), str(csv_path))
+    except SpecErrors as exc:
+        raise DomainFailure(f"{exc}\n{len(exc.errors)} bad row(s); nothing was reported") from exc
+    if not rows:
+        raise DomainFailure(f"{csv_path}: no rows to report on")
+    last = until.date() if until else max(r.date for r in rows)
+    first = since.date() if since else last - datetime.timedelta(days=6)
+    if first > last:
+        raise click.UsageError("--since is after --until")
+    policy = reports.Policy(budget / 100, warning / 100, red_line / 100)
+    click.echo(
+        reports.render(reports.csv_report(rows, first, last, policy, min_runs), fmt), nl=False
+    )
+
+
+@click.group(name="import")
+def import_group() -> None:
+    """Bring history kept elsewhere into Prometheus."""
+
+
+@import_group.command(name="csv")
+@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--workflow", help="Workflow of every row (default: the log's workflow column).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="OpenMetrics file for `promtool tsdb create-blocks-from openmetrics`.",
+)
+def import_csv(csv_path: Path, workflow: str | None, output: Path) -> None:
+    """Turn a review log into agent_outcomes_total history (OpenMetrics) for backfilling."""
+    from rulegen import reviewlog  # noqa: PLC0415 - only this command needs them
+    from rulegen.backfill import openmetrics  # noqa: PLC0415
+
+    try:
+        rows = reviewlog.parse_csv(csv_path.read_text(encoding="utf-8"), str(csv_path))
+    except SpecErrors as exc:
+        raise DomainFailure(f"{exc}\n{len(exc.errors)} bad row(s); nothing was written") from exc
+    missing = [r.line for r in rows if not (workflow or r.workflow)]
+    if missing:
+        raise DomainFailure(
+            f"{csv_path}: rows {missing[:5]} name no workflow: give --workflow or a workflow column"
+        )
+    text, series, samples = openmetrics(rows, workflow)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {series} series, {samples} samples to {output}")
+
+
+@click.command()
+@click.option("--slo", "slo_name", required=True, help="The SLO to decide on.")
+@click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="Spec files or folders.")
+@click.option(
+    "--prometheus",
+    "prometheus_url",
+    envvar="AGENT_SLO_PROMETHEUS",
+    default="http://127.0.0.1:9090",
+    show_default=True,
+    help="Prometheus with the generated rules (or AGENT_SLO_PROMETHEUS).",
+)
+@click.option(
+    "--min-remaining", default=0.0, show_default=True, help="Deny under this % of budget left."
+)
+@click.option("--require-days-in-budget", type=int, help="Allow only after N days inside budget.")
+@click.option("--canary", help='Label matcher of the canary, e.g. prompt_version="v42".')
+@click.option("--canary-window", default="1h", show_default=True, help="Window compared.")
+@click.option("--min-runs", default=50, show_default=True, help="Runs needed on each side.")
+@click.option("--alpha", default=0.01, show_default=True, help="Significance of the canary test.")
+@click.option("--max-burn", default=6.0, show_default=True, help="Deny a canary burning faster.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.pass_context
+def gate(
+    ctx: click.Context,
+    slo_name: str,
+    specs: str,
+    prometheus_url: str,
+    min_remaining: float,
+    require_days_in_budget: int | None,
+    canary: str | None,
+    canary_window: str,
+    min_runs: int,
+    alpha: float,
+    max_burn: float,
+    as_json: bool,
+) -> None:
+    """Deploy gate: exit 0 allow, 1 deny, 2 could not decide; the reasons are printed."""
+    from rulegen import gate as gates  # noqa: PLC0415 - only this command needs it
+    from rulegen.promapi import Prometheus  # noqa: PLC0415
+
+    slos = {s.name: s for w in load_workflows((specs,), "no decision was made") for s in w.slos}
+    if slo_name not in slos:
+        raise click.UsageError(f"unknown SLO {slo_name!r} (known: {', '.join(sorted(slos))})")
+    spec = gates.CanarySpec(canary, canary_window, min_runs, alpha, max_burn) if canary else None
+    verdict = gates.decide(
+        Prometheus(prometheus_url),
+        slos[slo_name],
+        min_remaining / 100,
+        require_days_in_budget,
+        spec,
+    )
+    if as_json:
+        click.echo(verdict.to_json(), nl=False)
+    else:
+        click.echo(f"{verdict.word}:")
+        for reason in verdict.reasons:
+            click.echo(f"  - {reason}")
+    ctx.exit(verdict.code)
+
+
+def _prometheus_report(
+    url: str, slo_name: str | None, specs: str, until: datetime.datetime | None, fmt: str
+) -> None:
+    from rulegen import report as reports  # noqa: PLC0415 - only this command needs them
+    from rulegen.promapi import Prometheus, PrometheusError  # noqa: PLC0415
+
+    slos = [s for w in load_workflows((specs,), "nothing was reported") for s in w.slos]
+    if slo_name is not None:
+        slos = [s for s in slos if s.name == slo_name]
+        if not slos:
+            raise click.UsageError(f"unknown SLO {slo_name!r}")
+    at = until.replace(tzinfo=datetime.UTC) if until else datetime.datetime.now(datetime.UTC)
+    prom = Prometheus(url)
+    try:
+        found = [reports.prometheus_report(prom, slo, at.timestamp()) for slo in slos]
+    except PrometheusError as exc:
+        raise DomainFailure(str(exc)) from exc
+    if fmt == "json":
+        click.echo(json.dumps([json.loads(r.to_json()) for r in found], indent=2, sort_keys=True))
+        return
+    click.echo("\n".join(reports.render(r, fmt) for r in found), nl=False)
