@@ -1,6 +1,6 @@
 """The deploy gate: allow, deny, or cannot decide, from the budget as Prometheus records it.
 
-Exit codes: 0 allow, 1 deny, 2 could not decide (and why). Reads the generated recording
+Exit codes: 0 allow, 1 deny, 3 could not decide (and why). Reads the generated recording
 rules (``slo:period_error_budget_remaining:ratio``), firing alerts (``ALERTS``) and, for a
 canary, the raw ``agent_outcomes_total`` counters.
 """
@@ -15,13 +15,13 @@ from typing import Any, Final
 from rulegen import names
 from rulegen.model import SLO
 from rulegen.promapi import Prometheus, PrometheusError
-from rulegen.selectors import escape
+from rulegen.selectors import Matcher, Op, escape, parse_selector
 
 __all__ = ["ALLOW", "DENY", "UNDECIDED", "CanarySpec", "Verdict", "decide", "fisher_greater"]
 
 ALLOW: Final = 0
 DENY: Final = 1
-UNDECIDED: Final = 2
+UNDECIDED: Final = 3  # 2 is a usage error, as for every command
 
 
 @dataclass
@@ -181,11 +181,11 @@ def _canary(prom: Prometheus, slo: SLO, canary: CanarySpec, verdict: Verdict) ->
 
 
 def _negate(matcher: str) -> str:
-    for op, neg in (("=~", "!~"), ("!~", "=~"), ("!=", "="), ("=", "!=")):
-        if op in matcher:
-            label, value = matcher.split(op, 1)
-            return f"{label}{neg}{value}"
-    raise ValueError(f"not a label matcher: {matcher!r}")
+    """The opposite of one label matcher (``a="x"`` → ``a!="x"``); raise ``ValueError`` if
+    ``matcher`` is not exactly one."""
+    (parsed,) = parse_selector("x{" + matcher + "}").matchers
+    opposite: dict[Op, Op] = {"=": "!=", "!=": "=", "=~": "!~", "!~": "=~"}
+    return Matcher(parsed.label, opposite[parsed.op], parsed.value).render()
 
 
 def fisher_greater(a_bad: int, a_all: int, b_bad: int, b_all: int) -> float:

@@ -166,26 +166,60 @@ def test_canary_equal_allows(prom: tuple[Prometheus, Path]) -> None:
 
 
 def test_too_little_data_is_undecided(prom: tuple[Prometheus, Path]) -> None:
-    """A canary with a handful of runs, or autonomy without history: exit 2 with the reason."""
+    """A canary with a handful of runs, or autonomy without history: exit 3 with the reason."""
     code, verdict = _gate(
         prom, "--slo", "healthy", "--canary", 'prompt_version="v44"', "--canary-window", "1m"
     )
-    assert code == 2
+    assert code == 3
+    assert verdict["exit_code"] == 3
     assert verdict["reasons"][0].startswith("not enough data yet: canary")
     code, verdict = _gate(prom, "--slo", "healthy", "--require-days-in-budget", "30")
-    assert code == 2
+    assert code == 3
     assert "day(s) of budget history for healthy; 30 needed" in verdict["reasons"][0]
 
 
 def test_unreachable_prometheus_is_undecided(tmp_path: Path) -> None:
-    """No Prometheus: exit 2, saying so."""
+    """No Prometheus: exit 3, saying so."""
     (tmp_path / "spec.yaml").write_text(SPEC)
     url = f"http://127.0.0.1:{free_port()}"
     result = CliRunner().invoke(
         main, ["gate", "--specs", str(tmp_path), "--prometheus", url, "--slo", "healthy"]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert f"cannot query Prometheus at {url}" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ["--canary", "prompt_version"],
+            2,
+            "Invalid value for '--canary': 'prompt_version' is not",
+        ),
+        (["--canary", 'a="1",b="2"'], 2, "is not one label matcher"),
+        (["--canary-window", "soon"], 2, "Invalid value for '--canary-window': invalid duration"),
+        (["--slo", "nope"], 2, "unknown SLO 'nope'"),
+    ],
+)
+def test_bad_gate_options_are_usage_errors(
+    tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
+    """A bad option value is a usage error (2), with a message naming the option: never a
+    traceback, never "deny" (1) or "undecided" (3)."""
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    result = CliRunner().invoke(main, ["gate", "--specs", str(tmp_path), "--slo", "healthy", *args])
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_invalid_specs_are_neither_deny_nor_undecided(tmp_path: Path) -> None:
+    """The gate cannot judge with invalid specs: exit 4, with the errors."""
+    (tmp_path / "spec.yaml").write_text(SPEC.replace("workflow:", "workflw:", 1))
+    result = CliRunner().invoke(main, ["gate", "--specs", str(tmp_path), "--slo", "healthy"])
+    assert result.exit_code == 4, result.output
+    assert "no decision was made" in result.output
 
 
 def test_fisher_exact_test() -> None:

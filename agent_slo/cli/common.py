@@ -1,9 +1,11 @@
 """What every command shares: one place where domain errors become exit codes.
 
-Exit codes: 0 success (or, for ``gate``, allow); 1 a domain failure: invalid specs, stale
-output, a refused record, a store or Prometheus that cannot be used (``gate``: deny);
-2 a usage error (``gate``: could not decide). Every command raises :class:`DomainFailure`
-(1) or a click usage error (2); nothing else reaches the user as a traceback.
+Exit codes, for every command: 0 success; 1 a domain failure (invalid specs, stale
+output, a refused record, a store or Prometheus that cannot be used); 2 a usage error (a
+bad option or value). ``gate`` keeps 1 for "deny" alone and adds 3 "could not decide" and
+4 "invalid specs" (:class:`GateInputFailure`), so that no code means two things. Commands
+raise :class:`DomainFailure` or a click usage error; nothing else reaches the user as a
+traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import click
 from rulegen.errors import SpecErrors
 from rulegen.model import Workflow, load
 
-__all__ = ["DEFAULT_SPECS", "DomainFailure", "load_workflows"]
+__all__ = ["DEFAULT_SPECS", "DomainFailure", "GateInputFailure", "load_workflows"]
 
 DEFAULT_SPECS = "slo-specs"
 
@@ -24,14 +26,24 @@ class DomainFailure(click.ClickException):
     exit_code = 1
 
 
-def load_workflows(paths: tuple[str, ...], consequence: str = "") -> list[Workflow]:
-    """The workflows of ``paths``; on invalid specs, every error, their count and
-    ``consequence``, what the command did not do because of them."""
+class GateInputFailure(DomainFailure):
+    """The gate could not read its input: exit 4, neither "deny" (1) nor "undecided" (3)."""
+
+    exit_code = 4
+
+
+def load_workflows(
+    paths: tuple[str, ...],
+    consequence: str = "",
+    failure: type[DomainFailure] = DomainFailure,
+) -> list[Workflow]:
+    """The workflows of ``paths``; on invalid specs, ``failure`` with every error, their
+    count and ``consequence``, what the command did not do because of them."""
     try:
         return load(paths or (DEFAULT_SPECS,))
     except SpecErrors as exc:
         count = len(exc.errors)
         found = f"{count} error{'s' if count != 1 else ''} found"
-        raise DomainFailure(
+        raise failure(
             f"{exc}\n{found}; {consequence}" if consequence else f"{exc}\n{found}"
         ) from exc

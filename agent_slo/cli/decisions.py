@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from agent_slo.cli.common import DEFAULT_SPECS, DomainFailure, load_workflows
+from agent_slo.cli.common import DEFAULT_SPECS, DomainFailure, GateInputFailure, load_workflows
+from agent_slo.cli.types import DURATION, LABEL_MATCHER
 from rulegen.errors import SpecErrors
 
 __all__ = ["gate", "import_group", "report"]
@@ -140,8 +141,14 @@ def import_csv(csv_path: Path, workflow: str | None, output: Path) -> None:
     "--min-remaining", default=0.0, show_default=True, help="Deny under this % of budget left."
 )
 @click.option("--require-days-in-budget", type=int, help="Allow only after N days inside budget.")
-@click.option("--canary", help='Label matcher of the canary, e.g. prompt_version="v42".')
-@click.option("--canary-window", default="1h", show_default=True, help="Window compared.")
+@click.option(
+    "--canary",
+    type=LABEL_MATCHER,
+    help='Label matcher of the canary, e.g. prompt_version="v42".',
+)
+@click.option(
+    "--canary-window", default="1h", show_default=True, type=DURATION, help="Window compared."
+)
 @click.option("--min-runs", default=50, show_default=True, help="Runs needed on each side.")
 @click.option("--alpha", default=0.01, show_default=True, help="Significance of the canary test.")
 @click.option("--max-burn", default=6.0, show_default=True, help="Deny a canary burning faster.")
@@ -161,11 +168,13 @@ def gate(
     max_burn: float,
     as_json: bool,
 ) -> None:
-    """Deploy gate: exit 0 allow, 1 deny, 2 could not decide; the reasons are printed."""
+    """Deploy gate: exit 0 allow, 1 deny, 3 could not decide, 4 invalid specs (2: a usage
+    error); the reasons are printed."""
     from rulegen import gate as gates  # noqa: PLC0415 - only this command needs it
     from rulegen.promapi import Prometheus  # noqa: PLC0415
 
-    slos = {s.name: s for w in load_workflows((specs,), "no decision was made") for s in w.slos}
+    workflows = load_workflows((specs,), "no decision was made", GateInputFailure)
+    slos = {s.name: s for w in workflows for s in w.slos}
     if slo_name not in slos:
         raise click.UsageError(f"unknown SLO {slo_name!r} (known: {', '.join(sorted(slos))})")
     spec = gates.CanarySpec(canary, canary_window, min_runs, alpha, max_burn) if canary else None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from agent_slo.cli.common import DEFAULT_SPECS, DomainFailure, load_workflows
+from agent_slo.cli.types import DURATION
 
 if TYPE_CHECKING:
     from exporter.server import Security
@@ -87,7 +88,11 @@ __all__ = ["record", "serve", "webhook"]
     help="Seconds a keep-alive connection may stay idle between requests.",
 )
 @click.option(
-    "--idempotency-horizon", default="24h", show_default=True, help="How long ids are kept."
+    "--idempotency-horizon",
+    default="24h",
+    show_default=True,
+    type=DURATION,
+    help="How long ids are kept.",
 )
 @click.option(
     "--idempotency-max",
@@ -135,10 +140,7 @@ def serve(
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     catalog = Catalog.from_model(load_workflows((specs,), "the exporter did not start"))
-    try:
-        horizon = float(parse_duration(idempotency_horizon))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--idempotency-horizon'") from exc
+    horizon = float(parse_duration(idempotency_horizon))  # checked by its option type
     try:
         store = Store(state, catalog, idempotency_horizon=horizon, idempotency_max=idempotency_max)
     except StoreError as exc:
