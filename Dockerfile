@@ -13,6 +13,7 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY agent_slo ./agent_slo
+COPY decisions ./decisions
 COPY rulegen ./rulegen
 COPY exporter ./exporter
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from realprom import Prometheus, free_port, running_prometheus
 
 from agent_slo.cli import main
-from rulegen.gate import fisher_greater
+from decisions.gate import fisher_greater
 
 SPEC = """\
 apiVersion: agent-slo/v1

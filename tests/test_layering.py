@@ -1,4 +1,5 @@
-"""Layering: the exporter reads the spec model but never imports rule rendering."""
+"""Layering: command → (rulegen | exporter | decisions) → spec/model → leaves. Only the
+generators render rules; the exporter and the decisions read the spec model alone."""
 
 from __future__ import annotations
 
@@ -71,3 +72,18 @@ def test_the_exporter_commands_load_no_rule_rendering() -> None:
 def test_the_command_group_alone_loads_no_command() -> None:
     loaded = _loaded_by("from agent_slo.cli import main")
     assert sorted(m for m in loaded if m.startswith("agent_slo.cli.")) == []
+
+
+def test_the_decisions_load_no_rule_rendering() -> None:
+    """The report, the gate, the review log and backfilling, and their commands, read the
+    spec model and render no rule; jinja2 waits for an HTML report."""
+    loaded = _loaded_by(
+        "import click\n"
+        "from agent_slo.cli import main\n"
+        "for name in ('report', 'gate', 'import'):\n"
+        "    main.get_command(click.Context(main), name)\n"
+        "import decisions.backfill, decisions.gate, decisions.promapi, decisions.report\n"
+        "import decisions.reviewlog\n"
+    )
+    assert "agent_slo.cli.decisions" in loaded
+    assert sorted(m for m in loaded if m.startswith(RENDERING) or m == "jinja2") == []

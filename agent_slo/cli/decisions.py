@@ -66,8 +66,8 @@ def report(
     burn rate, change against the previous period, and breakdowns by task, model, prompt
     version or any declared dimension, ranked by budget burned.
     """
-    from rulegen import report as reports  # noqa: PLC0415 - only this command needs them
-    from rulegen import reviewlog  # noqa: PLC0415
+    from decisions import report as reports  # noqa: PLC0415 - only this command needs them
+    from decisions import reviewlog  # noqa: PLC0415
 
     if (csv_path is None) == (prometheus_url is None):
         raise click.UsageError("give exactly one source: --csv FILE or --prometheus URL")
@@ -109,8 +109,8 @@ def import_group() -> None:
 )
 def import_csv(csv_path: Path, workflow: str | None, output: Path) -> None:
     """Turn a review log into agent_outcomes_total history (OpenMetrics) for backfilling."""
-    from rulegen import reviewlog  # noqa: PLC0415 - only this command needs them
-    from rulegen.backfill import openmetrics  # noqa: PLC0415
+    from decisions import reviewlog  # noqa: PLC0415 - only this command needs them
+    from decisions.backfill import openmetrics  # noqa: PLC0415
 
     try:
         rows = reviewlog.parse_csv(csv_path.read_text(encoding="utf-8"), str(csv_path))
@@ -170,8 +170,8 @@ def gate(
 ) -> None:
     """Deploy gate: exit 0 allow, 1 deny, 3 could not decide, 4 invalid specs (2: a usage
     error); the reasons are printed."""
-    from rulegen import gate as gates  # noqa: PLC0415 - only this command needs it
-    from rulegen.promapi import Prometheus  # noqa: PLC0415
+    from decisions import gate as gates  # noqa: PLC0415 - only this command needs it
+    from decisions.promapi import Prometheus  # noqa: PLC0415
 
     workflows = load_workflows((specs,), "no decision was made", GateInputFailure)
     slos = {s.name: s for w in workflows for s in w.slos}
@@ -197,8 +197,8 @@ def gate(
 def _prometheus_report(
     url: str, slo_name: str | None, specs: str, until: datetime.datetime | None, fmt: str
 ) -> None:
-    from rulegen import report as reports  # noqa: PLC0415 - only this command needs them
-    from rulegen.promapi import Prometheus, PrometheusError  # noqa: PLC0415
+    from decisions import report as reports  # noqa: PLC0415 - only this command needs them
+    from decisions.promapi import Prometheus, PrometheusError  # noqa: PLC0415
 
     slos = [s for w in load_workflows((specs,), "nothing was reported") for s in w.slos]
     if slo_name is not None:

@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from decisions.promapi import Prometheus, PrometheusError
 from rulegen import names
 from rulegen.model import SLO
-from rulegen.promapi import Prometheus, PrometheusError
 from rulegen.selectors import Matcher, Op, escape, parse_selector
 
 __all__ = ["ALLOW", "DENY", "UNDECIDED", "CanarySpec", "Verdict", "decide", "fisher_greater"]

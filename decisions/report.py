@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import jinja2
-
+from decisions.promapi import Prometheus, PrometheusError
+from decisions.reviewlog import COUNT_COLUMNS, Row
 from rulegen import names
 from rulegen.model import SLO
-from rulegen.promapi import Prometheus, PrometheusError
-from rulegen.reviewlog import COUNT_COLUMNS, Row
 from rulegen.selectors import escape
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["Policy", "Report", "csv_report", "prometheus_report", "render"]
 
@@ -387,13 +389,17 @@ def _table(rows: Sequence[tuple[str, ...]], md: bool) -> list[str]:
     ]
 
 
-_HTML: Final = jinja2.Environment(
-    loader=jinja2.PackageLoader("rulegen", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+@functools.cache
+def _html_templates() -> jinja2.Environment:
+    import jinja2  # noqa: PLC0415 - only the HTML report needs a template engine
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("decisions", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def _html(report: Report) -> str:
@@ -422,11 +428,15 @@ def _html(report: Report) -> str:
         )
         points.append(f"{x + width / 2:.1f},{190 - 170 * allowed / top:.1f}")
     widest = max((b.budget_share for items in report.breakdowns.values() for b in items), default=1)
-    return _HTML.get_template("report.html.j2").render(
-        r=report,
-        status_word=_STATUS_WORDS.get(report.status, report.status.replace("_", " ").upper()),
-        burndown=bars,
-        allowed_line=" ".join(points),
-        pct=lambda value, digits=1: f"{value * 100:.{digits}f}%",
-        bar=lambda share: round(360 * share / max(widest, 1e-9), 1),
+    return (
+        _html_templates()
+        .get_template("report.html.j2")
+        .render(
+            r=report,
+            status_word=_STATUS_WORDS.get(report.status, report.status.replace("_", " ").upper()),
+            burndown=bars,
+            allowed_line=" ".join(points),
+            pct=lambda value, digits=1: f"{value * 100:.{digits}f}%",
+            bar=lambda share: round(360 * share / max(widest, 1e-9), 1),
+        )
     )

@@ -13,8 +13,8 @@ import calendar
 import datetime as dt
 from collections.abc import Sequence
 
+from decisions.reviewlog import COUNT_COLUMNS, OUTCOME_OF, Row
 from rulegen import names
-from rulegen.reviewlog import COUNT_COLUMNS, OUTCOME_OF, Row
 from rulegen.selectors import escape
 
 __all__ = ["openmetrics"]
