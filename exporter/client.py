@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Final, ParamSpec, TypeVar
 
-__all__ = ["OutcomeClient", "OutcomeError", "Run", "recording_run"]
+__all__ = ["OutcomeClient", "OutcomeError", "RefusedError", "Run", "post_outcomes", "recording_run"]
 
 log = logging.getLogger("agent_slo.client")
 P = ParamSpec("P")
@@ -40,6 +40,50 @@ _CLIENT_ERRORS: Final = frozenset({400, 401, 403, 404, 405, 411, 413})
 
 class OutcomeError(RuntimeError):
     """In strict mode: the exporter refused an event or could not be reached."""
+
+
+class RefusedError(Exception):
+    """The exporter answered a POST with an error: its status and JSON reason."""
+
+    def __init__(self, status: int, error: str, field: str | None, detail: str) -> None:
+        where = f" ({field})" if field else ""
+        super().__init__(f"refused with HTTP {status}{where}: {error}")
+        self.status = status
+        self.error = error
+        self.field = field
+        self.detail = detail  # the body as sent
+
+
+def post_outcomes(
+    url: str,
+    events: dict[str, Any] | list[dict[str, Any]],
+    *,
+    token: str | None = None,
+    timeout: float = 10.0,
+) -> dict[str, int]:
+    """POST one event or a batch to the exporter's ``/v1/outcomes`` once; its reply (``accepted``,
+    ``duplicates``, ``folded``). Raise :class:`RefusedError` if it answers with an error, and
+    ``OSError`` if it cannot be reached. The one sender of events: the client's background
+    thread and ``agent-slo record`` use it."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(  # noqa: S310 - the URL is the user's exporter
+        url, data=json.dumps(events).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            reply: dict[str, int] = json.loads(response.read())
+            return reply
+    except urllib.error.HTTPError as exc:
+        with exc:
+            detail = exc.read().decode(errors="replace")
+        try:
+            parsed = json.loads(detail)
+            error, field = str(parsed.get("error", "")), parsed.get("field")
+        except (ValueError, AttributeError):
+            error, field = str(exc.reason), None
+        raise RefusedError(exc.code, error, field, detail) from exc
 
 
 class Run:
@@ -219,31 +263,22 @@ class OutcomeClient:
                     self._cond.notify_all()
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
-        body = json.dumps(batch).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
         delay = 0.1
         for attempt in range(self.max_retries + 1):
-            request = urllib.request.Request(  # noqa: S310 - http(s) checked in __init__
-                self.url, data=body, headers=headers, method="POST"
-            )
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                    response.read()
+                post_outcomes(self.url, batch, token=self.token, timeout=self.timeout)
                 self.sent += len(batch)
                 return
-            except urllib.error.HTTPError as exc:
-                with exc:
-                    detail = exc.read().decode(errors="replace")
-                if exc.code in _CLIENT_ERRORS:
+            except RefusedError as exc:
+                if exc.status in _CLIENT_ERRORS:
                     self.refused += len(batch)
                     with self._cond:
                         self._error = OutcomeError(
-                            f"exporter refused {len(batch)} event(s): {detail}"
+                            f"exporter refused {len(batch)} event(s): {exc.detail}"
                         )
-                    log.warning("agent-slo: exporter refused a batch: %s", detail)
+                    log.warning("agent-slo: exporter refused a batch: %s", exc.detail)
                     return
+                log.debug("agent-slo: attempt %d failed: %s", attempt + 1, exc)
             except OSError as exc:
                 log.debug("agent-slo: attempt %d failed: %s", attempt + 1, exc)
             if self._closed and attempt >= 1:

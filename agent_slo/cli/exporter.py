@@ -3,7 +3,6 @@ the rule generators."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -295,8 +294,7 @@ def record(
     token: str | None,
 ) -> None:
     """Record one outcome with the exporter; exit 1 with the reason if it is refused."""
-    import urllib.error  # noqa: PLC0415 - only this command needs them
-    import urllib.request  # noqa: PLC0415
+    from exporter.client import RefusedError, post_outcomes  # noqa: PLC0415 - only this command
 
     dimensions = {}
     for item in dims:
@@ -311,27 +309,10 @@ def record(
         event["duration_seconds"] = duration
     if event_id:
         event["id"] = event_id
-    request = urllib.request.Request(  # noqa: S310 - the URL is the user's exporter
-        url.rstrip("/") + "/v1/outcomes",
-        data=json.dumps(event).encode(),
-        headers={
-            "Content-Type": "application/json",
-            **({"Authorization": f"Bearer {token}"} if token else {}),
-        },
-        method="POST",
-    )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            reply = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = json.loads(exc.read())
-            reason = detail.get("error", "")
-            field = detail.get("field")
-        except ValueError:
-            reason, field = exc.reason, None
-        where = f" ({field})" if field else ""
-        raise DomainFailure(f"refused with HTTP {exc.code}{where}: {reason}") from exc
-    except (urllib.error.URLError, OSError) as exc:
+        reply = post_outcomes(url.rstrip("/") + "/v1/outcomes", event, token=token)
+    except RefusedError as exc:
+        raise DomainFailure(str(exc)) from exc
+    except OSError as exc:
         raise DomainFailure(f"could not reach the exporter at {url}: {exc}") from exc
     click.echo(f"recorded: {reply['accepted']} event(s), {reply['duplicates']} duplicate(s)")
