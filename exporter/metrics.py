@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from exporter.store import CounterKey, Histogram, HistogramKey, Store
 from rulegen import names
+from rulegen.selectors import escape
 
 __all__ = ["Exposition", "Health", "OutcomeCollector", "TextRenderer", "build_registry"]
 
@@ -94,7 +95,7 @@ def _duration_rows(store: Store, histograms: dict[HistogramKey, Histogram]) -> I
             yield (
                 f"{names.DURATION_METRIC}_bucket",
                 (key, i),
-                partial(dict, {**labels, "le": _go_float(bound)}),
+                partial(dict, {**labels, "le": names.bucket_le(bound)}),
                 cumulative,
             )
         yield f"{names.DURATION_METRIC}_count", key, partial(dict, labels), hist.count
@@ -180,14 +181,10 @@ class TextRenderer:
             for name, key, labels, value in family.rows:
                 prefix = cache.get((name, key))
                 if prefix is None:
-                    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels().items()))
+                    inner = ",".join(f'{k}="{escape(v)}"' for k, v in sorted(labels().items()))
                     prefix = cache[(name, key)] = f"{name}{{{inner}}} " if inner else f"{name} "
                 out.append(prefix + _go_value(value))
         return "\n".join(out) + "\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 def _escape_help(text: str) -> str:
@@ -202,8 +199,3 @@ def _go_value(value: float) -> str:
     if math.isnan(value):
         return "NaN"
     return repr(float(value))
-
-
-def _go_float(value: float) -> str:
-    """A bucket bound as client libraries write ``le``: ``30.0``, ``0.5``, ``+Inf``."""
-    return "+Inf" if value == float("inf") else repr(float(value))

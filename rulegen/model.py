@@ -461,7 +461,7 @@ class _Resolver:
                 total=Selector(f"{names.DURATION_METRIC}_count", (wf_matcher,)),
                 good=Selector(
                     f"{names.DURATION_METRIC}_bucket",
-                    (wf_matcher, Matcher("le", "=", _bucket_label(milliseconds))),
+                    (wf_matcher, Matcher("le", "=", names.bucket_le(milliseconds / 1000))),
                 ),
                 detail_labels=tuple(sorted(self.spec.dimensions)),
             )
@@ -858,8 +858,3 @@ def _one_of(label: str, values: Sequence[str]) -> Matcher:
     if len(values) == 1:
         return Matcher(label, "=", values[0])
     return Matcher(label, "=~", "|".join(values))
-
-
-def _bucket_label(milliseconds: int) -> str:
-    """The ``le`` label value of a bucket bound, as client libraries write it (``30.0``)."""
-    return repr(milliseconds / 1000)

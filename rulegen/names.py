@@ -36,6 +36,7 @@ __all__ = [
     "REC_PERIOD_EVENTS",
     "REC_PERIOD_REMAINING",
     "RESERVED_LABELS",
+    "bucket_le",
     "rec_bad_events",
     "rec_counter",
     "rec_counter_at_step",
@@ -150,3 +151,9 @@ def rec_bad_events(window: str) -> str:
 def rec_events(window: str) -> str:
     """Name of the rule recording all (non-excluded) events over ``window``."""
     return f"slo:events:increase{window}"
+
+
+def bucket_le(seconds: float) -> str:
+    """The ``le`` label value of a histogram bucket bound, as client libraries write it:
+    ``30.0``, ``0.5``, ``+Inf``."""
+    return "+Inf" if seconds == float("inf") else repr(float(seconds))
