@@ -17,7 +17,6 @@ counted in ``dropped``; nothing is raised into the agent's path unless ``strict=
 from __future__ import annotations
 
 import collections
-import functools
 import json
 import logging
 import random
@@ -26,15 +25,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Any, Final
 
-__all__ = ["OutcomeClient", "OutcomeError", "RefusedError", "Run", "post_outcomes", "recording_run"]
+from exporter.recorder import RecorderBase, Run
+
+__all__ = ["OutcomeClient", "OutcomeError", "RefusedError", "Run", "post_outcomes"]
 
 log = logging.getLogger("agent_slo.client")
-P = ParamSpec("P")
-R = TypeVar("R")
 _CLIENT_ERRORS: Final = frozenset({400, 401, 403, 404, 405, 411, 413})
 
 
@@ -86,36 +83,7 @@ def post_outcomes(
         raise RefusedError(exc.code, error, field, detail) from exc
 
 
-class Run:
-    """A run being timed; set ``outcome`` (and ``dimensions``) before the block ends."""
-
-    def __init__(self, outcome: str, dimensions: dict[str, str]) -> None:
-        self.outcome = outcome
-        self.dimensions = dimensions
-
-
-@contextmanager
-def recording_run(
-    record: Callable[..., None],
-    workflow: str,
-    outcome: str,
-    on_error: str,
-    dimensions: dict[str, str],
-) -> Iterator[Run]:
-    """Time the block and ``record`` its outcome (``on_error`` if it raises); shared by
-    the client, the in-process recorder and the fake."""
-    run = Run(outcome, dict(dimensions))
-    start = time.monotonic()
-    try:
-        yield run
-    except BaseException:
-        run.outcome = on_error
-        raise
-    finally:
-        record(workflow, run.outcome, duration_seconds=time.monotonic() - start, **run.dimensions)
-
-
-class OutcomeClient:
+class OutcomeClient(RecorderBase):
     """Sends outcome events to an agent-slo exporter in the background."""
 
     def __init__(
@@ -182,27 +150,6 @@ class OutcomeClient:
             self._queue.append(event)
             if len(self._queue) >= self.batch_size:
                 self._cond.notify_all()
-
-    def run(
-        self, workflow: str, outcome: str = "success", on_error: str = "rejected", **dimensions: str
-    ) -> AbstractContextManager[Run]:
-        """Time a run and record its outcome; an exception records ``on_error`` and re-raises."""
-        return recording_run(self.record, workflow, outcome, on_error, dimensions)
-
-    def timed(
-        self, workflow: str, on_error: str = "rejected", **dimensions: str
-    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-        """Decorator form of :meth:`run`: success unless the function raises."""
-
-        def decorate(func: Callable[P, R]) -> Callable[P, R]:
-            @functools.wraps(func)
-            def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-                with self.run(workflow, on_error=on_error, **dimensions):
-                    return func(*args, **kwargs)
-
-            return wrapper
-
-        return decorate
 
     # -- delivery ------------------------------------------------------------------------
 

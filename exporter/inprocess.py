@@ -10,19 +10,19 @@ which the generated rules tolerate as counter resets.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from exporter.catalog import DEFAULT_BUCKETS, UNKNOWN
-from exporter.client import Run, recording_run
+from exporter.recorder import RecorderBase
 from rulegen import names
 
 __all__ = ["InProcessRecorder"]
 
 
-class InProcessRecorder:
+class InProcessRecorder(RecorderBase):
     """Records outcomes into prometheus_client metrics in this process."""
 
     def __init__(
@@ -30,8 +30,11 @@ class InProcessRecorder:
         registry: CollectorRegistry,
         dimensions: Sequence[str] = (),
         buckets: Sequence[float] = DEFAULT_BUCKETS,
+        remember_ids: int = 100_000,
     ) -> None:
         self.dimensions = tuple(dimensions)
+        self.remember_ids = remember_ids
+        self._ids: OrderedDict[str, None] = OrderedDict()
         self._outcomes = Counter(
             names.OUTCOMES_METRIC.removesuffix("_total"),
             "Runs of an agent workflow, by outcome and declared dimensions.",
@@ -53,9 +56,17 @@ class InProcessRecorder:
         *,
         count: int = 1,
         duration_seconds: float | None = None,
+        id: str | None = None,
         **dimensions: str,
     ) -> None:
-        """Count ``count`` runs; undeclared dimensions are a programmer error."""
+        """Count ``count`` runs; undeclared dimensions are a programmer error. An ``id``
+        seen among the last ``remember_ids`` counts once."""
+        if id is not None:
+            if id in self._ids:
+                return
+            self._ids[id] = None
+            if len(self._ids) > self.remember_ids:
+                self._ids.popitem(last=False)
         unknown = set(dimensions) - set(self.dimensions)
         if unknown:
             raise ValueError(
@@ -68,8 +79,9 @@ class InProcessRecorder:
             for _ in range(count):
                 hist.observe(duration_seconds)
 
-    def run(
-        self, workflow: str, outcome: str = "success", on_error: str = "rejected", **dimensions: str
-    ) -> AbstractContextManager[Run]:
-        """Time a run and record its outcome, like the real client."""
-        return recording_run(self.record, workflow, outcome, on_error, dimensions)
+    def flush(self, timeout: float | None = None) -> bool:
+        """Nothing to send: the counters are already up to date."""
+        return True
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Nothing to close."""

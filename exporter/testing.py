@@ -10,17 +10,11 @@ def test_escalates_refund_requests():
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
 
-from exporter.client import Run, recording_run
+from exporter.recorder import RecorderBase
 
 __all__ = ["FakeRecorder", "Recorded"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -35,7 +29,7 @@ class Recorded:
     dimensions: dict[str, str] = field(default_factory=dict)
 
 
-class FakeRecorder:
+class FakeRecorder(RecorderBase):
     """Stands in for :class:`exporter.client.OutcomeClient` and remembers every event."""
 
     def __init__(self) -> None:
@@ -54,12 +48,6 @@ class FakeRecorder:
         """Remember the event."""
         self.events.append(Recorded(workflow, outcome, count, duration_seconds, id, dimensions))
 
-    def run(
-        self, workflow: str, outcome: str = "success", on_error: str = "rejected", **dimensions: str
-    ) -> AbstractContextManager[Run]:
-        """Time a run and record its outcome, like the real client."""
-        return recording_run(self.record, workflow, outcome, on_error, dimensions)
-
     def outcomes(self, workflow: str | None = None) -> list[str]:
         """The outcomes recorded, in order (for one workflow, or all)."""
         return [e.outcome for e in self.events if workflow is None or e.workflow == workflow]
@@ -68,19 +56,5 @@ class FakeRecorder:
         """Nothing to send."""
         return True
 
-    def close(self, timeout: float | None = None) -> None:
+    def close(self, timeout: float | None = 10.0) -> None:
         """Nothing to close."""
-
-    def timed(
-        self, workflow: str, on_error: str = "rejected", **dimensions: str
-    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-        """Decorator form of :meth:`run`."""
-
-        def decorate(func: Callable[P, R]) -> Callable[P, R]:
-            def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-                with self.run(workflow, on_error=on_error, **dimensions):
-                    return func(*args, **kwargs)
-
-            return wrapper
-
-        return decorate
