@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -159,7 +160,7 @@ def _canary(prom: Prometheus, slo: SLO, canary: CanarySpec, verdict: Verdict) ->
         return
     p = fisher_greater(round(c_bad), round(c_all), round(b_bad), round(b_all))
     c_rate, b_rate = c_bad / c_all, b_bad / b_all
-    burn = c_rate / float(slo.phases[-1].budget)
+    burn = c_rate / float(slo.phase_at(time.time()).budget)
     verdict.figures["canary"].update({"rate": c_rate, "burn_rate": burn})
     verdict.figures["baseline"]["rate"] = b_rate
     verdict.figures["p_value"] = p

@@ -203,7 +203,7 @@ def prometheus_report(prom: Prometheus, slo: SLO, at: float) -> Report:
             f"no {names.REC_PERIOD_EVENTS} for {slo.name}: are the generated rules loaded?"
         )
     failures = value(names.REC_PERIOD_BAD) or 0.0
-    budget = value(names.REC_ERROR_BUDGET) or float(slo.phases[-1].budget)
+    budget = value(names.REC_ERROR_BUDGET) or float(slo.phase_at(at).budget)
     objective = value(names.REC_OBJECTIVE)
     remaining = value(names.REC_PERIOD_REMAINING)
     allowed = value(names.REC_PERIOD_ALLOWED) or budget * runs

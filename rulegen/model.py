@@ -182,6 +182,14 @@ class SLO:
         """The objective in force before any tightening step."""
         return self.phases[0].objective
 
+    def phase_at(self, when: float) -> Phase:
+        """The objective in force at Unix time ``when`` (the schedule's last step begun)."""
+        current = self.phases[0]
+        for phase in self.phases[1:]:
+            if phase.start is not None and phase.start <= when:
+                current = phase
+        return current
+
     @property
     def period_name(self) -> str:
         """The period as a Prometheus duration, e.g. ``30d``."""

@@ -102,6 +102,22 @@ def test_tightening_phases_start_at_midnight_utc() -> None:
     ]
 
 
+def test_the_objective_in_force_follows_the_schedule() -> None:
+    """Before the first tightening date the first objective holds, from 00:00 UTC of each
+    date the next one (2027-01-01 00:00 UTC is 1798761600)."""
+    body = (
+        OUTCOMES + "    objective: 80\n    tightening:\n"
+        "      - {date: 2027-01-01, objective: 85}\n      - {date: 2027-03-01, objective: 90}\n"
+    )
+    slo = _slo(body)
+    assert slo.phase_at(0).objective == Decimal("0.8")
+    assert slo.phase_at(1798761599.999).objective == Decimal("0.8")
+    assert slo.phase_at(1798761600).objective == Decimal("0.85")
+    assert slo.phase_at(1798761600 + 59 * 86400 - 1).objective == Decimal("0.85")
+    assert slo.phase_at(1798761600 + 59 * 86400).objective == Decimal("0.9")
+    assert slo.phase_at(4e9).budget == Decimal("0.1")
+
+
 def test_latency_sli_reads_the_histogram_bucket() -> None:
     """A latency SLI counts runs under the threshold from the histogram's `le` bucket."""
     slo = _slo("    sli: {latency: {threshold: 1500ms}}\n")
