@@ -235,8 +235,8 @@ def test_report_from_prometheus(prom: tuple[Prometheus, Path]) -> None:
     running, spec = prom
     result = CliRunner().invoke(
         main,
-        ["report", "--prometheus", running.url, "--specs", str(spec), "--slo", "healthy",
-         "--format", "json"],
+        ["report", "prometheus", "--prometheus", running.url, "--specs", str(spec),
+         "--slo", "healthy", "--format", "json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     [report] = json.loads(result.output)
@@ -250,6 +250,16 @@ def test_report_from_prometheus(prom: tuple[Prometheus, Path]) -> None:
     ranked = [b["value"] for b in report["breakdowns"]["prompt_version"]]
     assert ranked == ["v42", "v41", "v43", "v44"]
     table = CliRunner().invoke(
-        main, ["report", "--prometheus", running.url, "--specs", str(spec), "--slo", "healthy"]
+        main,
+        [
+            "report",
+            "prometheus",
+            "--prometheus",
+            running.url,
+            "--specs",
+            str(spec),
+            "--slo",
+            "healthy",
+        ],
     )
     assert "REVIEW: failure rate 0.4% (budget 1%)" in table.output

@@ -26,7 +26,7 @@ BAD = Path(__file__).parent / "reviewlog" / "bad.csv"
 
 
 def _json(*args: str) -> dict:  # type: ignore[type-arg]
-    result = CliRunner().invoke(main, ["report", "--csv", str(LOG), "--format", "json", *args])
+    result = CliRunner().invoke(main, ["report", "csv", str(LOG), "--format", "json", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.output)  # type: ignore[no-any-return]
 
@@ -88,18 +88,18 @@ def test_thresholds_from_the_command_line() -> None:
 def test_table_and_markdown() -> None:
     """The terminal table and the Markdown say the status, the action and flag small samples."""
     for fmt, marker in (("table", "WARNING: failure rate 31.2%"), ("markdown", "**WARNING**")):
-        result = CliRunner().invoke(main, ["report", "--csv", str(LOG), "--format", fmt])
+        result = CliRunner().invoke(main, ["report", "csv", str(LOG), "--format", fmt])
         assert result.exit_code == 0, result.output
         assert marker in result.output
         assert "+21.2 pp against the previous period" in result.output
         assert "too few runs yet" in result.output
-    md = CliRunner().invoke(main, ["report", "--csv", str(LOG), "--format", "markdown"]).output
+    md = CliRunner().invoke(main, ["report", "csv", str(LOG), "--format", "markdown"]).output
     assert "| regex parser | 5 | 4 | 80% | 125% | too few runs yet |" in md
 
 
 def test_bad_rows_are_reported_with_line_numbers() -> None:
     """Every bad row is named by its line; nothing is reported from a bad log."""
-    result = CliRunner().invoke(main, ["report", "--csv", str(BAD)])
+    result = CliRunner().invoke(main, ["report", "csv", str(BAD)])
     assert result.exit_code == 1
     expected = [
         f"{BAD}:3: date: invalid date '2026-03-32' (expected YYYY-MM-DD)",
@@ -118,7 +118,7 @@ def test_missing_columns(tmp_path: Path) -> None:
     """A header without the count columns is refused, naming them."""
     path = tmp_path / "log.csv"
     path.write_text("date,task,model,ok\n2026-01-01,a,b,1\n")
-    result = CliRunner().invoke(main, ["report", "--csv", str(path)])
+    result = CliRunner().invoke(main, ["report", "csv", str(path)])
     assert result.exit_code == 1
     assert "missing column(s) accepted_as_is, minor_fix, major_rewrite, rejected" in result.output
 
@@ -151,7 +151,7 @@ def test_import_backfills_into_prometheus(tmp_path: Path) -> None:
 
 def test_html_is_self_contained() -> None:
     """The HTML page carries the status, a burn-down bar per day and a bar per task."""
-    result = CliRunner().invoke(main, ["report", "--csv", str(LOG), "--format", "html"])
+    result = CliRunner().invoke(main, ["report", "csv", str(LOG), "--format", "html"])
     assert result.exit_code == 0, result.output
     page = result.output
     assert page.startswith("<!doctype html>")
@@ -159,3 +159,23 @@ def test_html_is_self_contained() -> None:
     assert "2026-03-29: 5 failure(s) so far, 3.2 allowed" in page
     assert page.count("<rect") == 7 + 4 + 2 + 2  # 7 days, 4 tasks, 2 models, 2 prompts
     assert "http" not in page.replace("<!doctype html>", "")  # nothing fetched from elsewhere
+
+
+def test_thresholds_in_the_wrong_order_are_a_usage_error() -> None:
+    """A red line below the warning would invert the escalation: refused, naming the order."""
+    result = CliRunner().invoke(
+        main, ["report", "csv", str(LOG), "--warning", "60", "--red-line", "50"]
+    )
+    assert result.exit_code == 2
+    assert "expected --budget ≤ --warning ≤ --red-line, got 20, 60, 50" in result.output
+
+
+def test_each_report_accepts_only_the_options_it_honours() -> None:
+    """`report prometheus` has no policy thresholds (they come from the specs), and
+    `report csv` no Prometheus: an option that would be ignored is a usage error."""
+    result = CliRunner().invoke(main, ["report", "prometheus", "--budget", "20"])
+    assert result.exit_code == 2
+    assert "No such option '--budget'" in result.output
+    result = CliRunner().invoke(main, ["report", "csv", str(LOG), "--prometheus", "http://x"])
+    assert result.exit_code == 2
+    assert "No such option '--prometheus'" in result.output

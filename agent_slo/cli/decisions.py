@@ -15,16 +15,28 @@ from rulegen.errors import SpecErrors
 __all__ = ["gate", "import_group", "report"]
 
 
-@click.command()
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Review log: date,task,model,accepted_as_is,minor_fix,major_rewrite,rejected.",
+_FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "json", "html"]),
+    default="table",
+    show_default=True,
 )
-@click.option("--prometheus", "prometheus_url", help="Prometheus with the generated rules.")
-@click.option("--slo", "slo_name", help="With --prometheus: one SLO (default: every SLO).")
-@click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="With --prometheus.")
+
+
+@click.group()
+def report() -> None:
+    """Error-budget report: of a review log (`report csv`) or of SLOs from Prometheus
+    (`report prometheus`).
+
+    Figures for the period, status and action from the policy, budget left in % and in runs,
+    burn rate, change against the previous period, and breakdowns by task, model, prompt
+    version or any declared dimension, ranked by budget burned.
+    """
+
+
+@report.command(name="csv")
+@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: a week before --until)."
 )
@@ -40,18 +52,9 @@ __all__ = ["gate", "import_group", "report"]
     show_default=True,
     help="Fewer runs are flagged as not yet meaningful.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "markdown", "json", "html"]),
-    default="table",
-    show_default=True,
-)
-def report(
-    csv_path: Path | None,
-    prometheus_url: str | None,
-    slo_name: str | None,
-    specs: str,
+@_FORMAT
+def report_csv(
+    csv_path: Path,
     since: datetime.datetime | None,
     until: datetime.datetime | None,
     budget: float,
@@ -60,22 +63,17 @@ def report(
     min_runs: int,
     fmt: str,
 ) -> None:
-    """Error-budget report: of SLOs from Prometheus, or of a review log (CSV).
-
-    Figures for the period, status and action from the policy, budget left in % and in runs,
-    burn rate, change against the previous period, and breakdowns by task, model, prompt
-    version or any declared dimension, ranked by budget burned.
-    """
+    """Report on a review log: date,task,model,accepted_as_is,minor_fix,major_rewrite,rejected
+    (optional prompt or prompt_version, and workflow); failures are major rewrites and
+    rejections."""
     from decisions import report as reports  # noqa: PLC0415 - only this command needs them
     from decisions import reviewlog  # noqa: PLC0415
 
-    if (csv_path is None) == (prometheus_url is None):
-        raise click.UsageError("give exactly one source: --csv FILE or --prometheus URL")
-    if prometheus_url is not None:
-        _prometheus_report(prometheus_url, slo_name, specs, until, fmt)
-        return
-    assert csv_path is not None
-
+    if not budget <= warning <= red_line:
+        raise click.UsageError(
+            f"expected --budget ≤ --warning ≤ --red-line, got {budget:g}, {warning:g}, "
+            f"{red_line:g}: each threshold escalates the one before"
+        )
     try:
         rows = reviewlog.parse_csv(csv_path.read_text(encoding="utf-8"), str(csv_path))
     except SpecErrors as exc:
@@ -90,6 +88,48 @@ def report(
     click.echo(
         reports.render(reports.csv_report(rows, first, last, policy, min_runs), fmt), nl=False
     )
+
+
+@report.command(name="prometheus")
+@click.option(
+    "--prometheus",
+    "prometheus_url",
+    envvar="AGENT_SLO_PROMETHEUS",
+    default="http://127.0.0.1:9090",
+    show_default=True,
+    help="Prometheus with the generated rules (or AGENT_SLO_PROMETHEUS).",
+)
+@click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="Spec files or folders.")
+@click.option("--slo", "slo_name", help="One SLO (default: every SLO).")
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="End of the period (00:00 UTC of that day; default: now).",
+)
+@_FORMAT
+def report_prometheus(
+    prometheus_url: str, specs: str, slo_name: str | None, until: datetime.datetime | None, fmt: str
+) -> None:
+    """Report on SLOs from their recorded budget: the policy, objective and period come from
+    the specs, the figures from the generated rules in Prometheus."""
+    from decisions import report as reports  # noqa: PLC0415 - only this command needs them
+    from decisions.promapi import Prometheus, PrometheusError  # noqa: PLC0415
+
+    slos = [s for w in load_workflows((specs,), "nothing was reported") for s in w.slos]
+    if slo_name is not None:
+        slos = [s for s in slos if s.name == slo_name]
+        if not slos:
+            raise click.UsageError(f"unknown SLO {slo_name!r}")
+    at = until.replace(tzinfo=datetime.UTC) if until else datetime.datetime.now(datetime.UTC)
+    prom = Prometheus(prometheus_url)
+    try:
+        found = [reports.prometheus_report(prom, slo, at.timestamp()) for slo in slos]
+    except PrometheusError as exc:
+        raise DomainFailure(str(exc)) from exc
+    if fmt == "json":
+        click.echo(json.dumps([json.loads(r.to_json()) for r in found], indent=2, sort_keys=True))
+        return
+    click.echo("\n".join(reports.render(r, fmt) for r in found), nl=False)
 
 
 @click.group(name="import")
@@ -192,26 +232,3 @@ def gate(
         for reason in verdict.reasons:
             click.echo(f"  - {reason}")
     ctx.exit(verdict.code)
-
-
-def _prometheus_report(
-    url: str, slo_name: str | None, specs: str, until: datetime.datetime | None, fmt: str
-) -> None:
-    from decisions import report as reports  # noqa: PLC0415 - only this command needs them
-    from decisions.promapi import Prometheus, PrometheusError  # noqa: PLC0415
-
-    slos = [s for w in load_workflows((specs,), "nothing was reported") for s in w.slos]
-    if slo_name is not None:
-        slos = [s for s in slos if s.name == slo_name]
-        if not slos:
-            raise click.UsageError(f"unknown SLO {slo_name!r}")
-    at = until.replace(tzinfo=datetime.UTC) if until else datetime.datetime.now(datetime.UTC)
-    prom = Prometheus(url)
-    try:
-        found = [reports.prometheus_report(prom, slo, at.timestamp()) for slo in slos]
-    except PrometheusError as exc:
-        raise DomainFailure(str(exc)) from exc
-    if fmt == "json":
-        click.echo(json.dumps([json.loads(r.to_json()) for r in found], indent=2, sort_keys=True))
-        return
-    click.echo("\n".join(reports.render(r, fmt) for r in found), nl=False)
