@@ -175,7 +175,9 @@ def test_each_report_accepts_only_the_options_it_honours() -> None:
     `report csv` no Prometheus: an option that would be ignored is a usage error."""
     result = CliRunner().invoke(main, ["report", "prometheus", "--budget", "20"])
     assert result.exit_code == 2
-    assert "No such option '--budget'" in result.output
+    assert "No such option" in result.output
+    assert "--budget" in result.output
     result = CliRunner().invoke(main, ["report", "csv", str(LOG), "--prometheus", "http://x"])
     assert result.exit_code == 2
-    assert "No such option '--prometheus'" in result.output
+    assert "No such option" in result.output
+    assert "--prometheus" in result.output

@@ -15,6 +15,14 @@ from rulegen.errors import SpecErrors
 __all__ = ["gate", "import_group", "report"]
 
 
+_PROMETHEUS = click.option(
+    "--prometheus",
+    "prometheus_url",
+    envvar="AGENT_SLO_PROMETHEUS",
+    default="http://127.0.0.1:9090",
+    show_default=True,
+    help="Prometheus with the generated rules (or AGENT_SLO_PROMETHEUS).",
+)
 _FORMAT = click.option(
     "--format",
     "fmt",
@@ -91,14 +99,7 @@ def report_csv(
 
 
 @report.command(name="prometheus")
-@click.option(
-    "--prometheus",
-    "prometheus_url",
-    envvar="AGENT_SLO_PROMETHEUS",
-    default="http://127.0.0.1:9090",
-    show_default=True,
-    help="Prometheus with the generated rules (or AGENT_SLO_PROMETHEUS).",
-)
+@_PROMETHEUS
 @click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="Spec files or folders.")
 @click.option("--slo", "slo_name", help="One SLO (default: every SLO).")
 @click.option(
@@ -169,14 +170,7 @@ def import_csv(csv_path: Path, workflow: str | None, output: Path) -> None:
 @click.command()
 @click.option("--slo", "slo_name", required=True, help="The SLO to decide on.")
 @click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="Spec files or folders.")
-@click.option(
-    "--prometheus",
-    "prometheus_url",
-    envvar="AGENT_SLO_PROMETHEUS",
-    default="http://127.0.0.1:9090",
-    show_default=True,
-    help="Prometheus with the generated rules (or AGENT_SLO_PROMETHEUS).",
-)
+@_PROMETHEUS
 @click.option(
     "--min-remaining", default=0.0, show_default=True, help="Deny under this % of budget left."
 )
