@@ -1,4 +1,6 @@
-"""Public metric, label, rule and alert names: their one home (see DESIGN.md, "Public names").
+"""Public metric, label, rule and alert names: their one home. Rules, alerts, dashboards, the
+exporter and the decisions all read them here; renaming one is a breaking change for users'
+queries, dashboards and routes.
 
 Users' dashboards, alerts and routing depend on these strings. Change one only through an issue.
 """
@@ -81,7 +83,7 @@ RESERVED_LABELS: Final = frozenset(
     }
 )
 
-# Recording rules: public (DESIGN.md).
+# Recording rules: public, queried by dashboards, the report and the gate.
 REC_OBJECTIVE: Final = "slo:objective:ratio"
 REC_ERROR_BUDGET: Final = "slo:error_budget:ratio"
 REC_BURN_CURRENT: Final = "slo:current_burn_rate:ratio"

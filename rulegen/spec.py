@@ -1,8 +1,8 @@
 """The SLO spec, ``apiVersion: agent-slo/v1``: its shape, field by field.
 
 This module describes what a spec file may contain and checks types and ranges. Rules that
-span fields (unknown outcomes, duplicate names, alert tiers that could never fire) live in
-:mod:`rulegen.validate`; defaults and maths live in :mod:`rulegen.model`.
+span fields (unknown outcomes, duplicate names, alert tiers that could never fire), the
+defaults and the maths live in :mod:`rulegen.model`.
 """
 
 from __future__ import annotations
