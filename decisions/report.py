@@ -15,10 +15,11 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from decisions.promapi import Prometheus, PrometheusError
-from decisions.reviewlog import COUNT_COLUMNS, Row
+from decisions.reviewlog import COUNT_COLUMNS, OUTCOME_OF, Row
 from rulegen import names
 from rulegen.model import SLO
 from rulegen.selectors import escape
+from rulegen.taxonomy import DEFAULT_OUTCOMES, is_bad
 
 if TYPE_CHECKING:
     import jinja2
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["Policy", "Report", "csv_report", "prometheus_report", "render"]
 
 SCHEMA: Final = "agent-slo/report/v1"
-BAD_COLUMNS: Final = ("major_rewrite", "rejected")
+# The log's columns that spend budget: those whose outcome the taxonomy counts as bad.
+BAD_COLUMNS: Final = tuple(c for c in COUNT_COLUMNS if is_bad(DEFAULT_OUTCOMES[OUTCOME_OF[c]]))
 
 
 @dataclass(frozen=True)

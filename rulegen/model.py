@@ -245,6 +245,11 @@ class Workflow:
         """The ``slo`` label of the zero-tolerance alert: ``<workflow>-zero-tolerance``."""
         return f"{self.name}{ZERO_TOLERANCE_SUFFIX}"
 
+    @property
+    def bad_outcomes(self) -> list[str]:
+        """The outcomes that spend error budget, sorted."""
+        return sorted(o for o, c in self.outcomes.items() if is_bad(c))
+
 
 def load(paths: Iterable[str | Path]) -> list[Workflow]:
     """Load, validate and resolve every spec under ``paths``; raise ``SpecErrors``."""

@@ -13,7 +13,6 @@ from typing import Any, Final
 from rulegen import names, promql
 from rulegen.model import SLO, Workflow, schedule
 from rulegen.selectors import escape
-from rulegen.taxonomy import OutcomeClass
 
 __all__ = ["DATASOURCE", "detail_dashboard", "overview_dashboard", "panel_queries"]
 
@@ -230,8 +229,7 @@ def _outcome_panels(workflow: Workflow, wf: str, y: int) -> list[dict[str, Any]]
         )
     )
     y += 8
-    bad = [o for o, c in workflow.outcomes.items() if c is not OutcomeClass.GOOD]
-    bad_sel = f'{names.OUTCOMES_METRIC}{{{wf},outcome=~"{"|".join(sorted(bad))}"}}'
+    bad_sel = f'{names.OUTCOMES_METRIC}{{{wf},outcome=~"{"|".join(workflow.bad_outcomes)}"}}'
     for i, dim in enumerate(workflow.dimensions):
         panels.append(
             _panel(
@@ -253,8 +251,7 @@ def _outcome_panels(workflow: Workflow, wf: str, y: int) -> list[dict[str, Any]]
 
 def _health_targets(workflow: Workflow, raw: str) -> Iterator[dict[str, Any]]:
     total = f"(sum(increase({raw}[1h])) > 0)"
-    bad = sorted(o for o, c in workflow.outcomes.items() if c is not OutcomeClass.GOOD)
-    sel = raw[:-1] + f',outcome=~"{"|".join(bad)}"}}'
+    sel = raw[:-1] + f',outcome=~"{"|".join(workflow.bad_outcomes)}"}}'
     yield _target(f"1 - sum(increase({sel}[1h])) / {total}", "success", "A")
     for i, (name, outcomes) in enumerate(HEALTH_RATES, start=1):
         present = [o for o in outcomes if o in workflow.outcomes]
