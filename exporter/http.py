@@ -187,10 +187,10 @@ class HttpServer:
         try:
             await stop.wait()
         finally:
-            sweep.cancel()
             self._pause_accepting(loop)
             self._socket.close()  # new connections are refused from here on, not left waiting
-            await self._drain(loop)
+            await self._drain(loop)  # deadlines still hold while draining
+            sweep.cancel()
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         self.draining = True
@@ -379,6 +379,11 @@ class _Connection(asyncio.Protocol):
             if isinstance(event, h11.Request):
                 self._headers(event)
             elif isinstance(event, h11.Data):
+                if len(self.body) + len(event.data) > self.limits.max_body_bytes:
+                    message = f"the body may hold at most {self.limits.max_body_bytes} bytes"
+                    refusal = self.server.app.refuse(self.client, 413, "too_large", message)
+                    self._answer(refusal, close=True)
+                    return
                 self.body += event.data
             elif isinstance(event, h11.EndOfMessage):
                 self._complete()

@@ -239,6 +239,17 @@ def test_oversized_headers_and_malformed_requests_are_refused() -> None:
     assert app.refused == ["headers_too_large", "bad_request"]
 
 
+def test_a_body_past_the_limit_is_refused_whatever_the_application_says() -> None:
+    """The server bounds bodies itself, also for an application that reads any."""
+    with serving(max_body_bytes=1000) as (server, app), connect(server) as sock:
+        sock.sendall(b"POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
+        with contextlib.suppress(OSError):
+            sock.sendall(b"x" * 5000)
+        reply = answer(sock)
+    assert reply.startswith(b"HTTP/1.1 413 ")
+    assert app.refused == ["too_large"]
+
+
 def test_shutdown_answers_requests_in_flight_and_closes_idle_connections() -> None:
     with (
         serving(drain_timeout=10) as (server, app),
