@@ -16,7 +16,7 @@ from typing import Any, Final
 from decisions.promapi import Prometheus, PrometheusError
 from rulegen import names
 from rulegen.model import SLO
-from rulegen.selectors import Matcher, Op, escape, parse_selector
+from rulegen.selectors import Matcher, Op, escape, parse_selector, slo_selector
 
 __all__ = ["ALLOW", "DENY", "UNDECIDED", "CanarySpec", "Verdict", "decide", "fisher_greater"]
 
@@ -75,7 +75,7 @@ def decide(
 ) -> Verdict:
     """The gate's verdict for ``slo``."""
     verdict = Verdict()
-    sel = f'{{slo="{escape(slo.name)}"}}'
+    sel = slo_selector("", slo.name)
     try:
         _budget(prom, slo, sel, min_remaining, verdict)
         pages = prom.query(

@@ -18,7 +18,7 @@ from decisions.promapi import Prometheus, PrometheusError
 from decisions.reviewlog import COUNT_COLUMNS, OUTCOME_OF, Row
 from rulegen import names
 from rulegen.model import SLO
-from rulegen.selectors import escape
+from rulegen.selectors import slo_selector
 from rulegen.taxonomy import DEFAULT_OUTCOMES, is_bad
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ def _breakdown(rows: Sequence[Row], attr: str, allowed: float, min_runs: int) ->
 def prometheus_report(prom: Prometheus, slo: SLO, at: float) -> Report:
     """The report of ``slo`` over its own period ending at Unix time ``at``, from the
     generated recording rules (and raw counters for the breakdowns)."""
-    sel = f'{{slo="{escape(slo.name)}"}}'
+    sel = slo_selector("", slo.name)
     period = slo.period
 
     def value(record: str, offset: str = "") -> float | None:

@@ -12,7 +12,7 @@ from typing import Final
 
 import jinja2
 
-from rulegen import burn, names
+from rulegen import burn, names, selectors
 from rulegen.durations import format_duration, format_duration_ms
 from rulegen.model import SLI, SLO, Phase, Workflow
 from rulegen.selectors import Selector, escape
@@ -179,7 +179,7 @@ def piecewise(phases: Sequence[Phase], values: Sequence[Decimal]) -> str:
 
 def slo_selector(record: str, slo: SLO) -> str:
     """A recorded series of one SLO."""
-    return f'{record}{{{names.LABEL_SLO}="{escape(slo.name)}"}}'
+    return selectors.slo_selector(record, slo.name)
 
 
 def window_name(seconds: int) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Matcher", "Selector", "escape", "parse_selector"]
+__all__ = ["Matcher", "Selector", "escape", "parse_selector", "slo_selector"]
 
 Op = Literal["=", "!=", "=~", "!~"]
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -19,6 +19,12 @@ _UNESCAPE = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
 def escape(value: str) -> str:
     """Escape a label value for a double-quoted PromQL string."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def slo_selector(record: str, slo_name: str) -> str:
+    """A recorded series of one SLO, ``record{slo="..."}`` (``record`` may be empty: the
+    label set alone)."""
+    return f'{record}{{slo="{escape(slo_name)}"}}'
 
 
 def _unescape(value: str) -> str:

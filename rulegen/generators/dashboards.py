@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from rulegen import names, promql
 from rulegen.model import SLO, Workflow, schedule
-from rulegen.selectors import escape
+from rulegen.selectors import escape, slo_selector
 
 __all__ = ["DATASOURCE", "detail_dashboard", "overview_dashboard", "panel_queries"]
 
@@ -318,7 +318,7 @@ def _pct(ratio: Decimal) -> str:
 
 
 def _slo_panels(slo: SLO, y: int) -> list[dict[str, Any]]:
-    s = f'{{slo="{escape(slo.name)}"}}'
+    s = slo_selector("", slo.name)
     objective = f"{names.REC_OBJECTIVE}{s}"
     burn_targets, thresholds, overrides = _burn_panel_parts(slo, s)
     return [

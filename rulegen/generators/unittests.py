@@ -23,7 +23,7 @@ from rulegen.durations import format_duration
 from rulegen.generators import alerts as alert_rules
 from rulegen.generators.recording import main_group_name, steps_group_name
 from rulegen.model import SLO, Policy, Workflow
-from rulegen.selectors import Selector
+from rulegen.selectors import Selector, slo_selector
 from rulegen.taxonomy import OutcomeClass
 
 __all__ = ["UnitTestError", "unit_tests", "zero_tolerance_tests"]
@@ -294,7 +294,7 @@ class _Tests:
             ],
             "promql_expr_test": [
                 {
-                    "expr": f'{record}{{slo="{self.slo.name}"}}',
+                    "expr": slo_selector(record, self.slo.name),
                     "eval_time": f"{minutes}m",
                     "exp_samples": [{"labels": _series_name(record, labels), "value": value}],
                 }
