@@ -20,6 +20,7 @@ from rulegen import burn, names
 from rulegen.durations import format_duration, parse_duration, parse_duration_ms
 from rulegen.errors import SpecError, SpecErrors
 from rulegen.loader import Document, Loc, discover, load_files
+from rulegen.numbers import percent
 from rulegen.selectors import Matcher, Selector, parse_selector
 from rulegen.spec import (
     AbsenceSpec,
@@ -395,10 +396,10 @@ class _Resolver:
         low_traffic = alerting.low_traffic
         absence = self._absence(loc, alerting, period)
         notes = [
-            f"SLO '{spec.name}', tier {t.name}, objective {_pct(p.objective)}%"
+            f"SLO '{spec.name}', tier {t.name}, objective {percent(p.objective)}"
             f"{f' ({span(phases, i)})' if len(phases) > 1 else ''}: burn factor {t.factor} "
-            f"needs {_pct(t.factor * p.budget)}% errors, more than can happen; it fires at "
-            f"{_pct(th.ratio)}% errors instead, a {th.factor}x burn, which spends "
+            f"needs {percent(t.factor * p.budget)} errors, more than can happen; it fires at "
+            f"{percent(th.ratio)} errors instead, a {th.factor}x burn, which spends "
             f"{share_percent(share)} of the {format_duration(period)} budget in "
             f"{format_duration(t.long_window)} rather than {share_percent(t.budget_percent / 100)}"
             for t in tiers
@@ -455,7 +456,7 @@ class _Resolver:
                 self.error(
                     (*step_loc, "objective"),
                     f"a tightening step may not lower the objective "
-                    f"({_pct(objective)}% < {_pct(phases[-1].objective)}%)",
+                    f"({percent(objective)} < {percent(phases[-1].objective)})",
                 )
             previous_date = step.date
             start = calendar.timegm(step.date.timetuple())
@@ -597,7 +598,7 @@ class _Resolver:
                         self.error(
                             tier_loc,
                             f"this tier can never fire: burn factor {factor} × budget "
-                            f"{_pct(p.budget)}% needs {_pct(factor * p.budget)}% errors "
+                            f"{percent(p.budget)} needs {percent(factor * p.budget)} errors "
                             "(set unreachable: adapt, lower budget_percent, lengthen the "
                             "long window, or switch the tier off)",
                         )
@@ -822,11 +823,6 @@ def _merge_alerting(base: AlertingSpec, override: AlertingSpec | None) -> Alerti
 def _ratio(percent: Decimal | None) -> Decimal:
     assert percent is not None
     return (percent / 100).normalize()
-
-
-def _pct(ratio: Decimal) -> str:
-    """0.0144 → '1.44'."""
-    return format((ratio * 100).normalize(), "f")
 
 
 def share_percent(share: Decimal) -> str:

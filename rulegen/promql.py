@@ -15,6 +15,7 @@ import jinja2
 from rulegen import burn, names, selectors
 from rulegen.durations import format_duration, format_duration_ms
 from rulegen.model import SLI, SLO, Phase, Workflow
+from rulegen.numbers import number
 from rulegen.selectors import Selector, escape
 
 __all__ = [
@@ -151,11 +152,6 @@ _COMPILED: Final = {name: _ENV.from_string(text) for name, text in _TEMPLATES.it
 def render(name: str, **variables: object) -> str:
     """Render the expression template ``name``."""
     return _COMPILED[name].render(**variables)
-
-
-def number(value: Decimal | int) -> str:
-    """A number as PromQL reads it, without exponent or float noise: ``0.0144``, ``30``."""
-    return format(Decimal(value).normalize(), "f")
 
 
 def piecewise(phases: Sequence[Phase], values: Sequence[Decimal]) -> str:

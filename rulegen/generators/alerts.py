@@ -15,12 +15,9 @@ from rulegen.generators.recording import (
     slo_labels,
 )
 from rulegen.model import SLO, BurnTier, Policy, Workflow, schedule, share_percent, span
+from rulegen.numbers import percent
 
 __all__ = ["alerts_group", "zero_tolerance_group"]
-
-
-def _pct(ratio: Decimal) -> str:
-    return promql.number(ratio * 100) + "%"
 
 
 def _alert(
@@ -118,7 +115,7 @@ def _burn_annotations(slo: SLO, tier: BurnTier) -> dict[str, str]:
     factors = [f"{th.factor}x" for th in tier.thresholds]
     shares = [share_percent(share) for share in tier.budget_shares]
     figures = [
-        f"{_pct(th.ratio)} (burn factor {th.factor}, objective {_pct(p.objective)})"
+        f"{percent(th.ratio)} (burn factor {th.factor}, objective {percent(p.objective)})"
         for p, th in zip(slo.phases, tier.thresholds, strict=True)
     ]
     if len(set(zip(factors, shares, strict=True))) == 1:
@@ -158,14 +155,14 @@ def _adapted_annotation(slo: SLO, tier: BurnTier) -> str | None:
         return None
     single = len(slo.phases) == 1
     needs = [
-        f"{_pct(tier.factor * p.budget)} errors at objective {_pct(p.objective)}"
+        f"{percent(tier.factor * p.budget)} errors at objective {percent(p.objective)}"
         + ("" if single else f" ({span(slo.phases, i)})")
         for i, p, _ in adapted
     ]
     caps = sorted({th.ratio for _, _, th in adapted})
     return (
         f"burn factor {tier.factor} would need {_and(needs)}; the tier fires at "
-        f"{_and([_pct(cap) for cap in caps])} errors instead, a "
+        f"{_and([percent(cap) for cap in caps])} errors instead, a "
         f"{_and([f'{th.factor}x' for _, _, th in adapted])} burn"
     )
 
@@ -201,13 +198,13 @@ def policy_alert(slo: SLO, policy: Policy) -> Rule:
         expr = f"{value} > {promql.number(policy.threshold)}"
         if policy.until is not None:
             expr += f"\nunless\n{value} > {promql.number(policy.until)}"
-        condition = f"the failure rate over {slo.period_name} is above {_pct(policy.threshold)}"
+        condition = f"the failure rate over {slo.period_name} is above {percent(policy.threshold)}"
     else:
         value = promql.slo_selector(names.REC_PERIOD_REMAINING, slo)
         expr = f"{value} < {promql.number(policy.threshold)}"
         if policy.until is not None:
             expr += f"\nunless\n{value} < {promql.number(policy.until)}"
-        condition = f"less than {_pct(policy.threshold)} of the {slo.period_name} budget remains"
+        condition = f"less than {percent(policy.threshold)} of the {slo.period_name} budget remains"
     expr += _period_events_guard(slo)
     labels = {
         **slo_labels(slo),

@@ -7,11 +7,11 @@ query reads the recorded series of the generated rules or the exporter's raw cou
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any, Final
 
 from rulegen import names, promql
 from rulegen.model import SLO, Workflow, schedule
+from rulegen.numbers import percent
 from rulegen.selectors import escape, slo_selector
 
 __all__ = ["DATASOURCE", "detail_dashboard", "overview_dashboard", "panel_queries"]
@@ -275,7 +275,7 @@ def _burn_panel_parts(
     overrides: list[dict[str, Any]] = []
     for t in slo.tiers:
         long_name = promql.window_name(t.long_window)
-        figures = [f"{th.factor}x ({_pct(th.ratio)} errors)" for th in t.thresholds]
+        figures = [f"{th.factor}x ({percent(th.ratio)} errors)" for th in t.thresholds]
         targets.append(
             _target(
                 f"{names.rec_error_ratio(long_name)}{s}\n/ on(slo)\n{names.REC_ERROR_BUDGET}{s}",
@@ -311,10 +311,6 @@ def _burn_panel_parts(
         + [{"color": color, "value": factor} for factor, color in sorted(fixed)],
     }
     return targets, thresholds, overrides
-
-
-def _pct(ratio: Decimal) -> str:
-    return promql.number(ratio * 100) + "%"
 
 
 def _slo_panels(slo: SLO, y: int) -> list[dict[str, Any]]:
