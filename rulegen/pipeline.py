@@ -52,14 +52,14 @@ def generate(workflows: list[model.Workflow]) -> Generated:
             rules = _context(f"rules for SLO '{slo.name}'", slo_rules, slo)
             test: dict[str, Any] | None
             try:
-                test = unit_tests(wf, slo, f"../{RULES_DIR}/{slo.name}.rules.yml")
+                test = unit_tests(wf, slo, rules, f"../{RULES_DIR}/{slo.name}.rules.yml")
             except UnitTestError as exc:
                 notes.append(f"no promtool test generated for SLO '{slo.name}': {exc}")
                 test = None
             units.append((slo.name, rules, test))
         zt_rules = _context(f"zero-tolerance rules for '{wf.name}'", zero_tolerance_rules, wf)
         zt_name = wf.zero_tolerance_slo
-        zt_test = zero_tolerance_tests(wf, f"../{RULES_DIR}/{zt_name}.rules.yml")
+        zt_test = zero_tolerance_tests(wf, zt_rules, f"../{RULES_DIR}/{zt_name}.rules.yml")
         units.append((zt_name, zt_rules, zt_test))
         for name, rule_file, test_file in units:
             if rule_file is not None:

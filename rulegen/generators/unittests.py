@@ -20,9 +20,8 @@ from typing import Any, Final
 
 from rulegen import burn, names
 from rulegen.durations import format_duration
-from rulegen.generators import alerts as alert_rules
 from rulegen.generators.recording import main_group_name, steps_group_name
-from rulegen.model import SLO, Policy, Workflow
+from rulegen.model import SLO, BurnTier, Policy, Workflow
 from rulegen.selectors import Selector, slo_selector
 from rulegen.taxonomy import OutcomeClass
 
@@ -236,15 +235,45 @@ def _expected(
     }
 
 
+class _Alerts:
+    """The alert rules of the rule file under test, found by name and identifying labels:
+    the tests expect exactly what the file holds."""
+
+    def __init__(self, rule_file: Mapping[str, Any]) -> None:
+        self.rules: list[Mapping[str, Any]] = [
+            r for g in rule_file["groups"] for r in g["rules"] if "alert" in r
+        ]
+
+    def find(self, alert: str, **labels: str) -> Mapping[str, Any]:
+        found = [
+            r
+            for r in self.rules
+            if r["alert"] == alert and all(r["labels"].get(k) == v for k, v in labels.items())
+        ]
+        if len(found) != 1:
+            raise UnitTestError(f"the rule file holds {len(found)} {alert} alert(s) for {labels}")
+        return found[0]
+
+
 class _Tests:
-    def __init__(self, workflow: Workflow, slo: SLO) -> None:
+    def __init__(self, workflow: Workflow, slo: SLO, rules: Mapping[str, Any]) -> None:
         self.workflow = workflow
         self.slo = slo
+        self.alerts = _Alerts(rules)
         self.series = _SeriesBuilder(workflow, slo)
         self.phase = slo.phases[0]  # tests run at Unix time 0, before any tightening date
         self.budget = Fraction(self.phase.budget)
         self.min_bad = max((t.min_bad_events for t in slo.tiers), default=0)
         self.labels = {names.LABEL_SLO: slo.name, names.LABEL_WORKFLOW: slo.workflow, **slo.labels}
+
+    def _burn_rule(self, tier: BurnTier) -> Mapping[str, Any]:
+        return self.alerts.find(
+            names.ALERT_BURN,
+            **{
+                names.LABEL_LONG_WINDOW: format_duration(tier.long_window),
+                names.LABEL_SHORT_WINDOW: format_duration(tier.short_window),
+            },
+        )
 
     def _per_minute_floor(self) -> int:
         # Enough bad events within the shortest long window to pass the low-traffic guard.
@@ -313,9 +342,7 @@ class _Tests:
             longest_for = max((t.for_ or 0 for t in firing), default=0) // 60
             at = CHECK_AT + longest_for
             value = float(traffic.bad) / float(traffic.total)
-            expected = [
-                _expected(alert_rules.burn_alert(self.slo, t), value, self.labels) for t in firing
-            ]
+            expected = [_expected(self._burn_rule(t), value, self.labels) for t in firing]
             tiers = ", ".join(t.name for t in firing)
             scenarios.append(
                 {
@@ -341,7 +368,7 @@ class _Tests:
             low = (budget + 1) / 2
         traffic = _traffic_between(low, high, 1)
         remaining = 1 - (float(traffic.bad) / float(traffic.total)) / float(self.phase.budget)
-        rule = alert_rules.exhausted_alert(self.slo)
+        rule = self.alerts.find(names.ALERT_BUDGET_EXHAUSTED)
         return {
             "name": f"{self.slo.name}: {_pct(traffic.ratio)} bad runs exhaust the budget",
             "interval": SCRAPE,
@@ -368,7 +395,7 @@ class _Tests:
             for other in self.slo.policies:
                 value = ratio if other.kind == "failure_rate" else remaining
                 if _policy_fires(other, value):
-                    rule = alert_rules.policy_alert(self.slo, other)
+                    rule = self.alerts.find(names.ALERT_POLICY, **{names.LABEL_POLICY: other.name})
                     expected.append(_expected(rule, value, self.labels))
             scenarios.append(
                 {
@@ -407,7 +434,7 @@ class _Tests:
         busy = 60
         at = busy + after + 30
         healthy = self.healthy_traffic()
-        rule = alert_rules.absence_alert(self.slo)
+        rule = self.alerts.find(names.ALERT_EVENTS_ABSENT)
         window = self.slo.absence.after
         labels = dict(self.labels)
         if window == self.slo.period:
@@ -445,9 +472,12 @@ def _pct(ratio: Fraction) -> str:
     return f"{float(ratio) * 100:.4g}%"
 
 
-def unit_tests(workflow: Workflow, slo: SLO, rule_file: str) -> dict[str, Any]:
-    """A promtool test file for ``slo``; raises :class:`UnitTestError` if none can be built."""
-    tests = _Tests(workflow, slo)
+def unit_tests(
+    workflow: Workflow, slo: SLO, rules: Mapping[str, Any], rule_file: str
+) -> dict[str, Any]:
+    """A promtool test file for ``slo``'s ``rules`` (written to ``rule_file``); raises
+    :class:`UnitTestError` if none can be built."""
+    tests = _Tests(workflow, slo, rules)
     cases = [tests.healthy(), *tests.burn_scenarios(), tests.exhausted(), *tests.policy_scenarios()]
     absence = tests.absence()
     if absence is not None:
@@ -461,10 +491,13 @@ def unit_tests(workflow: Workflow, slo: SLO, rule_file: str) -> dict[str, Any]:
     }
 
 
-def zero_tolerance_tests(workflow: Workflow, rule_file: str) -> dict[str, Any] | None:
-    """A promtool test: one zero-tolerance event on a series that did not exist pages."""
+def zero_tolerance_tests(
+    workflow: Workflow, rules: Mapping[str, Any] | None, rule_file: str
+) -> dict[str, Any] | None:
+    """A promtool test for the zero-tolerance ``rules`` (written to ``rule_file``): one
+    zero-tolerance event on a series that did not exist pages."""
     zt = workflow.zero_tolerance
-    if zt is None:
+    if zt is None or rules is None:
         return None
     dims = {d.name: DIMENSION_VALUE for d in workflow.dimensions}
     good = next(
@@ -479,9 +512,7 @@ def zero_tolerance_tests(workflow: Workflow, rule_file: str) -> dict[str, Any] |
         return None
     outcome = zt.outcomes[0]
     base = {names.LABEL_WORKFLOW: workflow.name, **dims}
-    rule = alert_rules.zero_tolerance_group(workflow)
-    assert rule is not None
-    alert = rule["rules"][0]
+    alert = _Alerts(rules).find(names.ALERT_ZERO_TOLERANCE)
     series_labels = {names.LABEL_OUTCOME: outcome, **dims}
     expected = _expected(alert, 1.0, series_labels)
     appears = 40
