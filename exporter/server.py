@@ -195,9 +195,7 @@ class ExporterApp:
 
     def refuse(self, client: str, status: int, reason: str, message: str) -> Response:
         """Count and log a refusal made by the server itself; the answer to send."""
-        self.exposition.health.rejected.labels(reason).inc()
-        self.refusals.refused(status, reason, "", client, 1)
-        return _json(status, {"error": message, "reason": reason})
+        return self._refusal(client, status, reason, message)
 
     def close(self) -> None:
         """Stop the worker threads and log the refusals held back."""
@@ -292,8 +290,19 @@ class ExporterApp:
         field: str = "",
         events: int = 1,
     ) -> Response:
+        return self._refusal(request.client, status, kind, reason, field, events)
+
+    def _refusal(  # noqa: PLR0917 - as _refuse, from the client's address
+        self,
+        client: str,
+        status: int,
+        kind: str,
+        reason: str,
+        field: str = "",
+        events: int = 1,
+    ) -> Response:
         self.exposition.health.rejected.labels(kind).inc(events)
-        self.refusals.refused(status, kind, field, request.client, events)
+        self.refusals.refused(status, kind, field, client, events)
         payload: dict[str, Any] = {"error": reason, "reason": kind}
         if field:
             payload["field"] = field
@@ -309,7 +318,7 @@ class _Commits:
         self.store = store
         self.timeout = timeout
         self._queued: list[tuple[list[Event], _Waiter]] = []
-        self._done: deque[tuple[Future[Applied], _Waiter]] = deque()
+        self._done: deque[tuple[Future[Applied], _Waiter, _Sent]] = deque()
         self._lock = threading.Lock()
         self._scheduled = False
 
@@ -328,16 +337,21 @@ class _Commits:
     def _send(self, loop: asyncio.AbstractEventLoop) -> None:
         queued, self._queued = self._queued, []
         futures = self.store.submit_all([events for events, _ in queued])
-        for future, (_, waiter) in zip(futures, queued, strict=True):
-            future.add_done_callback(partial(self._finished, loop, waiter=waiter))
-            waiter.timer = loop.call_later(self.timeout, waiter.expire, future)
+        sent = _Sent([(f, w) for f, (_, w) in zip(futures, queued, strict=True)])
+        sent.timer = loop.call_later(self.timeout, sent.expire)  # one timer for them all
+        for future, waiter in sent.writes:
+            future.add_done_callback(partial(self._finished, loop, waiter=waiter, sent=sent))
 
     def _finished(
-        self, loop: asyncio.AbstractEventLoop, future: Future[Applied], waiter: _Waiter
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: Future[Applied],
+        waiter: _Waiter,
+        sent: _Sent,
     ) -> None:
         """In the committer thread: queue the answer, wake the loop once per group."""
         with self._lock:
-            self._done.append((future, waiter))
+            self._done.append((future, waiter, sent))
             if self._scheduled:
                 return
             self._scheduled = True
@@ -349,9 +363,10 @@ class _Commits:
             done = list(self._done)
             self._done.clear()
             self._scheduled = False
-        for future, waiter in done:
+        for future, waiter, sent in done:
             if not future.cancelled():
                 waiter.settle(future.exception() or future.result())
+            sent.settled()
 
 
 @dataclass
@@ -360,17 +375,35 @@ class _Waiter:
 
     response: asyncio.Future[Response]
     answer: Callable[[Applied | BaseException], Response]
-    timer: asyncio.TimerHandle | None = None
 
     def settle(self, outcome: Applied | BaseException) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
         if not self.response.done():
             self.response.set_result(self.answer(outcome))
 
-    def expire(self, future: Future[Applied]) -> None:
-        future.cancel()  # only if the committer has not taken it yet
-        self.settle(TimeoutError())
+
+@dataclass
+class _Sent:
+    """The writes of one loop iteration, sent to the committer together, with one deadline."""
+
+    writes: list[tuple[Future[Applied], _Waiter]]
+    timer: asyncio.TimerHandle | None = None
+    left: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.left = len(self.writes)
+
+    def settled(self) -> None:
+        self.left -= 1
+        if not self.left and self.timer is not None:
+            self.timer.cancel()
+
+    def expire(self) -> None:
+        """Past the commit timeout: withdraw what the committer has not taken, and answer
+        every write still waiting."""
+        for future, waiter in self.writes:
+            if not waiter.response.done():
+                future.cancel()  # only if the committer has not taken it yet
+                waiter.settle(TimeoutError())
 
 
 def _json(status: int, payload: Mapping[str, Any], *, close: bool = False) -> Response:

@@ -680,3 +680,24 @@ def test_fast_text_matches_prometheus_client(exporter: Exporter) -> None:
     reference = generate_latest(exposition.registry).decode().splitlines()
     fast = exposition.text().decode().splitlines()
     assert sorted(fast) == sorted(reference)
+
+
+def test_a_store_that_does_not_answer_in_time_gets_503_and_retries_count_once(
+    tmp_path: Path,
+) -> None:
+    """The committer stalls (here: its in-memory update is held up after the commit). The
+    batch it had taken is durable but unanswered, and the one still queued is withdrawn:
+    both get 503 within the commit timeout, saying to retry with the same ids. The retries
+    count each event exactly once."""
+    for exporter in _start(tmp_path, limits=Limits(commit_timeout=0.5)):
+        first, second = {**EVENT, "id": "run-1"}, {**EVENT, "id": "run-2"}
+        with exporter.store._lock:
+            taken = exporter.post(first)
+            queued = exporter.post(second)
+        for status, reply in (taken, queued):
+            assert status == 503
+            assert reply["error"].startswith("the store did not answer within 0.5 s")
+            assert "retry it with the same ids" in reply["error"]
+        assert exporter.post(first)[1] == {"accepted": 0, "duplicates": 1, "folded": 0}
+        assert exporter.post(second)[1] == {"accepted": 1, "duplicates": 0, "folded": 0}
+        assert exporter.counters() == {KEY: 2}
