@@ -163,18 +163,20 @@ class ExporterApp:
         if request.path != OUTCOMES_PATH:
             return _json(404, {"error": f"no such path: {request.path}", "reason": "not_found"})
         if self.security.workflows_for(request.headers.get("authorization")) is False:
-            return self._refuse(request, 401, "unauthorized", "a valid bearer token is required")
+            return self._refusal(
+                request.client, 401, "unauthorized", "a valid bearer token is required"
+            )
         length = request.headers.get("content-length")
         if "transfer-encoding" in request.headers or length is None:
-            return self._refuse(
-                request,
+            return self._refusal(
+                request.client,
                 411,
                 "length_required",
                 "send the body with one Content-Length header alone",
             )
         if int(length) > self.limits.max_body_bytes:  # h11 checked it is one number
-            return self._refuse(
-                request,
+            return self._refusal(
+                request.client,
                 413,
                 "too_large",
                 f"the body may hold at most {self.limits.max_body_bytes} bytes",
@@ -190,7 +192,7 @@ class ExporterApp:
         try:
             events = parse_body(request.body, self.store.catalog)
         except EventError as exc:
-            return self._refuse(request, 400, exc.kind, exc.reason, exc.field, exc.events)
+            return self._refusal(request.client, 400, exc.kind, exc.reason, exc.field, exc.events)
         return self._post(request, events)
 
     def refuse(self, client: str, status: int, reason: str, message: str) -> Response:
@@ -223,7 +225,7 @@ class ExporterApp:
                 self.pool, parse_body, request.body, self.store.catalog
             )
         except EventError as exc:
-            return self._refuse(request, 400, exc.kind, exc.reason, exc.field, exc.events)
+            return self._refusal(request.client, 400, exc.kind, exc.reason, exc.field, exc.events)
         answer = self._post(request, events)
         return answer if isinstance(answer, Response) else await answer
 
@@ -232,8 +234,8 @@ class ExporterApp:
         if isinstance(allowed, frozenset):
             for i, event in enumerate(events):
                 if event.workflow not in allowed:
-                    return self._refuse(
-                        request,
+                    return self._refusal(
+                        request.client,
                         403,
                         "forbidden",
                         f"this token may not write workflow {event.workflow!r}",
@@ -247,7 +249,9 @@ class ExporterApp:
     ) -> Response:
         """The answer once the store has committed a batch, or failed to."""
         if isinstance(outcome, BatchError):
-            return self._refuse(request, 400, "unstorable_value", str(outcome), events=events)
+            return self._refusal(
+                request.client, 400, "unstorable_value", str(outcome), events=events
+            )
         if isinstance(outcome, TimeoutError):
             return _json(
                 503,
@@ -281,18 +285,7 @@ class ExporterApp:
             body = await loop.run_in_executor(self.pool, encoder, self.exposition.registry)
         return Response(200, body, content_type)
 
-    def _refuse(  # noqa: PLR0917 - a refusal is its status, reason, field and size
-        self,
-        request: Request,
-        status: int,
-        kind: str,
-        reason: str,
-        field: str = "",
-        events: int = 1,
-    ) -> Response:
-        return self._refusal(request.client, status, kind, reason, field, events)
-
-    def _refusal(  # noqa: PLR0917 - as _refuse, from the client's address
+    def _refusal(  # noqa: PLR0917 - a refusal is its status, reason, field and size
         self,
         client: str,
         status: int,
