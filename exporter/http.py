@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
+from http import HTTPStatus
 from typing import Final, Protocol
 
 import h11
@@ -601,8 +602,6 @@ def _protocol_refusal(exc: h11.RemoteProtocolError) -> tuple[int, str, str]:
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus  # noqa: PLC0415 - only for the rare raw answers
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:
