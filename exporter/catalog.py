@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from rulegen import model
+from rulegen import resolve
 from rulegen.model import Workflow
 
 __all__ = ["DEFAULT_BUCKETS", "OTHER", "UNKNOWN", "Catalog", "WorkflowCatalog", "load_catalog"]
@@ -60,4 +60,4 @@ class Catalog:
 
 def load_catalog(paths: Iterable[str | Path]) -> Catalog:
     """Load specs (raising ``rulegen.errors.SpecErrors``) into a catalog."""
-    return Catalog.from_model(model.load(paths))
+    return Catalog.from_model(resolve.load(paths))

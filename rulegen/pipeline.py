@@ -11,7 +11,7 @@ from rulegen import model, writer
 from rulegen.errors import GenerateError
 from rulegen.generators import dashboards, slo_rules, zero_tolerance_rules
 from rulegen.generators.unittests import UnitTestError, unit_tests, zero_tolerance_tests
-from rulegen.model import load
+from rulegen.resolve import load
 from rulegen.writer import OutputFile
 
 __all__ = ["RULES_DIR", "TESTS_DIR", "Generated", "generate", "load"]

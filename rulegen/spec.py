@@ -1,8 +1,8 @@
 """The SLO spec, ``apiVersion: agent-slo/v1``: its shape, field by field.
 
 This module describes what a spec file may contain and checks types and ranges. Rules that
-span fields (unknown outcomes, duplicate names, alert tiers that could never fire), the
-defaults and the maths live in :mod:`rulegen.model`.
+span fields (unknown outcomes, duplicate names, alert tiers that could never fire) are
+checked, and the defaults applied, by :mod:`rulegen.resolve`, which builds :mod:`rulegen.model`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from rulegen.durations import parse_duration, parse_duration_ms
+from rulegen.model import RiskTier
 from rulegen.taxonomy import OutcomeClass
 
 __all__ = [
@@ -105,14 +105,6 @@ Selector = Annotated[str, AfterValidator(_check_selector)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class RiskTier(StrEnum):
-    """How much harm a bad run does; supplies default objectives and alerting."""
-
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
 
 
 class DimensionSpec(_Strict):

@@ -14,7 +14,8 @@ import pytest
 
 from rulegen.generators.alerts import burn_alert
 from rulegen.loader import load_text
-from rulegen.model import SLO, build
+from rulegen.model import SLO
+from rulegen.resolve import build
 
 
 def _slo(objective: str, period: str = "30d", extra: str = "") -> SLO:

@@ -19,7 +19,7 @@ from exporter.store import Store
 from rulegen import pipeline, writer
 from rulegen.generators.dashboards import detail_dashboard, panel_queries
 from rulegen.loader import load_text
-from rulegen.model import build
+from rulegen.resolve import build
 
 SPEC = """\
 apiVersion: agent-slo/v1

@@ -18,7 +18,7 @@ from exporter.server import make_server
 from exporter.store import Store
 from exporter.testing import FakeRecorder
 from rulegen.loader import load_text
-from rulegen.model import build
+from rulegen.resolve import build
 
 SPEC = """\
 apiVersion: agent-slo/v1

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from exporter.catalog import Catalog
 from exporter.events import EventError, parse_body
 from rulegen.loader import load_text
-from rulegen.model import build
+from rulegen.resolve import build
 
 SPEC = """\
 apiVersion: agent-slo/v1

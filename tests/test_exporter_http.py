@@ -26,7 +26,7 @@ from exporter.events import Event
 from exporter.server import Limits, RefusalLog, Security, make_server
 from exporter.store import BatchError, Store, StoreError
 from rulegen.loader import load_text
-from rulegen.model import build
+from rulegen.resolve import build
 
 SPEC = """\
 apiVersion: agent-slo/v1

@@ -8,7 +8,7 @@ from exporter.catalog import Catalog
 from exporter.events import Event
 from exporter.store import Store
 from rulegen.loader import load_text
-from rulegen.model import build
+from rulegen.resolve import build
 
 SPEC = """\
 apiVersion: agent-slo/v1

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rulegen.loader import load_text
-from rulegen.model import SLO, Workflow, build
+from rulegen.model import SLO, Workflow
+from rulegen.resolve import build
 
 
 def _workflow(text: str) -> Workflow:

@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rulegen import model, pipeline
+from rulegen import pipeline, resolve
 from rulegen.errors import SpecErrors
 from rulegen.loader import load_text
 
@@ -60,7 +60,7 @@ def _load_all(text: str) -> None:
         assert error.path == "fuzz.yaml"
     if docs and not errors:
         try:
-            workflows = model.build(docs)
+            workflows = resolve.build(docs)
         except SpecErrors as exc:
             assert exc.errors
             assert all(e.message for e in exc.errors)

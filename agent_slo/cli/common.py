@@ -13,7 +13,8 @@ from __future__ import annotations
 import click
 
 from rulegen.errors import SpecErrors
-from rulegen.model import Workflow, load
+from rulegen.model import Workflow
+from rulegen.resolve import load
 
 __all__ = ["DEFAULT_SPECS", "DomainFailure", "GateInputFailure", "load_workflows"]
 
