@@ -2,43 +2,24 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from exporters import TRIAGE, catalog_of, serving
 from realprom import free_port
 
 from agent_slo.cli import main
-from exporter.catalog import load_catalog
-from exporter.server import make_server
 from exporter.store import Store
-
-SPEC = """\
-apiVersion: agent-slo/v1
-workflow: triage
-dimensions:
-  model: {max_values: 5}
-slos:
-  - name: triage-success
-    sli: {outcomes: {}}
-"""
 
 
 @pytest.fixture
 def exporter(tmp_path: Path) -> Iterator[tuple[str, Store]]:
     """A running exporter's URL and store."""
-    (tmp_path / "spec.yaml").write_text(SPEC)
-    store = Store(tmp_path / "state.db", load_catalog([tmp_path / "spec.yaml"]))
-    server = make_server(store, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    yield f"http://{host}:{port}", store
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    store = Store(tmp_path / "state.db", catalog_of(TRIAGE))
+    with serving(store) as url:
+        yield url, store
     store.close()
 
 
@@ -80,7 +61,7 @@ def test_record_rejects_a_malformed_dimension() -> None:
 
 def test_serve_refuses_a_wide_address_without_the_flag(tmp_path: Path) -> None:
     """Listening beyond loopback needs --listen-wide."""
-    (tmp_path / "spec.yaml").write_text(SPEC)
+    (tmp_path / "spec.yaml").write_text(TRIAGE)
     args = [
         "serve",
         "--specs",

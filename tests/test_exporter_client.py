@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from exporters import catalog_of
 from prometheus_client import CollectorRegistry
 
 from exporter.catalog import Catalog
@@ -17,8 +18,6 @@ from exporter.inprocess import InProcessRecorder
 from exporter.server import make_server
 from exporter.store import Store
 from exporter.testing import FakeRecorder
-from rulegen.loader import load_text
-from rulegen.resolve import build
 
 SPEC = """\
 apiVersion: agent-slo/v1
@@ -32,9 +31,7 @@ slos:
 
 
 def _catalog() -> Catalog:
-    docs, errors = load_text(SPEC, "spec.yaml")
-    assert errors == []
-    return Catalog.from_model(build(docs))
+    return catalog_of(SPEC)
 
 
 class Running:

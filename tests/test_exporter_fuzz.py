@@ -5,25 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from exporters import TRIAGE, catalog_of, serving
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.catalog import Catalog
 from exporter.events import EventError, parse_body
-from rulegen.loader import load_text
-from rulegen.resolve import build
 
-SPEC = """\
-apiVersion: agent-slo/v1
-workflow: triage
-dimensions:
-  model: {max_values: 5}
-slos:
-  - name: triage-success
-    sli: {outcomes: {}}
-"""
-docs, _ = load_text(SPEC, "spec.yaml")
-CATALOG = Catalog.from_model(build(docs))
+CATALOG = catalog_of(TRIAGE)
 
 values = st.recursive(
     st.one_of(
@@ -99,18 +87,12 @@ def test_near_valid_events(event: dict[str, Any]) -> None:
 def test_endpoint_over_http(tmp_path_factory: Any) -> None:
     """Random bodies posted to a live exporter get 200 or a 4xx with a JSON reason, never a
     5xx, and a refused request moves no counter."""
-    import threading  # noqa: PLC0415 - only this test serves
-    import urllib.error  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415 - only this test serves
     import urllib.request  # noqa: PLC0415
 
-    from exporter.server import make_server  # noqa: PLC0415
     from exporter.store import Store  # noqa: PLC0415
 
     store = Store(tmp_path_factory.mktemp("fuzz") / "state.db", CATALOG)
-    server = make_server(store, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
 
     def total() -> int:
         return sum(store.snapshot().counters.values())
@@ -119,9 +101,7 @@ def test_endpoint_over_http(tmp_path_factory: Any) -> None:
     @given(st.one_of(st.binary(max_size=200), values.map(lambda v: json.dumps(v).encode())))
     def post(body: bytes) -> None:
         before = total()
-        request = urllib.request.Request(
-            f"http://{host}:{port}/v1/outcomes", data=body, method="POST"
-        )
+        request = urllib.request.Request(f"{url}/v1/outcomes", data=body, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 assert json.loads(response.read())["accepted"] >= 1
@@ -132,9 +112,7 @@ def test_endpoint_over_http(tmp_path_factory: Any) -> None:
             assert total() == before, "a refused request moved a counter"
 
     try:
-        post()
+        with serving(store) as url:
+            post()
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
         store.close()

@@ -19,14 +19,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from exporters import catalog_of, serving
 
 from agent_slo.cli import main
 from exporter.catalog import Catalog
 from exporter.events import Event
-from exporter.server import Limits, RefusalLog, Security, make_server
+from exporter.server import Limits, RefusalLog, Security
 from exporter.store import BatchError, Store, StoreError
-from rulegen.loader import load_text
-from rulegen.resolve import build
 
 SPEC = """\
 apiVersion: agent-slo/v1
@@ -49,9 +48,7 @@ slos:
 
 
 def _catalog() -> Catalog:
-    docs, errors = load_text(SPEC, "spec.yaml")
-    assert errors == []
-    return Catalog.from_model(build(docs))
+    return catalog_of(SPEC)
 
 
 @dataclass
@@ -96,16 +93,10 @@ class Exporter:
 
 def _start(tmp_path: Path, **kwargs: Any) -> Iterator[Exporter]:
     store = Store(tmp_path / "state.db", _catalog())
-    server = make_server(store, "127.0.0.1", 0, **kwargs)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
     try:
-        yield Exporter(f"http://{host}:{port}", store)
+        with serving(store, **kwargs) as url:
+            yield Exporter(url, store)
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
         store.close()
 
 

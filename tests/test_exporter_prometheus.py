@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from pathlib import Path
 
+from exporters import catalog_of, serving
 from realprom import running_prometheus
 
-from exporter.catalog import load_catalog
-from exporter.server import make_server
 from exporter.store import Store
 
 SPEC = """\
@@ -26,19 +24,14 @@ slos:
 
 def test_prometheus_scrapes_the_exporter(tmp_path: Path) -> None:
     """Pre-initialised series and recorded events reach Prometheus with their labels."""
-    (tmp_path / "spec.yaml").write_text(SPEC)
-    store = Store(tmp_path / "state.db", load_catalog([tmp_path / "spec.yaml"]))
-    server = make_server(store, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
+    store = Store(tmp_path / "state.db", catalog_of(SPEC))
     try:
-        with running_prometheus(tmp_path, [f"{host}:{port}"]) as prom:
+        with serving(store) as url, running_prometheus(tmp_path, [_address(url)]) as prom:
             zero = prom.wait_for('agent_outcomes_total{workflow="triage",outcome="rejected"}')
             assert {r["metric"]["model"] for r in zero} == {"model-a", "unknown"}
             assert {r["value"][1] for r in zero} == {"0"}
             request = urllib.request.Request(
-                f"http://{host}:{port}/v1/outcomes",
+                f"{url}/v1/outcomes",
                 data=json.dumps(
                     {
                         "workflow": "triage",
@@ -61,7 +54,9 @@ def test_prometheus_scrapes_the_exporter(tmp_path: Path) -> None:
                 'agent_run_duration_seconds_count{workflow="triage",model="model-a"} == 3'
             )
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
         store.close()
+
+
+def _address(url: str) -> str:
+    """``host:port`` of an ``http://`` URL: a scrape target."""
+    return url.removeprefix("http://")

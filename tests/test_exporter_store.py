@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from exporters import catalog_of
+
 from exporter.catalog import Catalog
 from exporter.events import Event
 from exporter.store import Store
-from rulegen.loader import load_text
-from rulegen.resolve import build
 
 SPEC = """\
 apiVersion: agent-slo/v1
@@ -22,9 +22,7 @@ slos:
 
 
 def _catalog() -> Catalog:
-    docs, errors = load_text(SPEC, "spec.yaml")
-    assert errors == []
-    return Catalog.from_model(build(docs))
+    return catalog_of(SPEC)
 
 
 def _event(event_id: str | None = None, model: str = "known") -> Event:
