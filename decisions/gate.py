@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from decisions.promapi import Prometheus, PrometheusError
-from rulegen import names
+from rulegen import names, promql
 from rulegen.model import SLO
-from rulegen.selectors import Matcher, Op, escape, parse_selector, slo_selector
+from rulegen.selectors import parse_matcher
 
 __all__ = ["ALLOW", "DENY", "UNDECIDED", "CanarySpec", "Verdict", "decide", "fisher_greater"]
 
@@ -75,17 +75,14 @@ def decide(
 ) -> Verdict:
     """The gate's verdict for ``slo``."""
     verdict = Verdict()
-    sel = slo_selector("", slo.name)
     try:
-        _budget(prom, slo, sel, min_remaining, verdict)
-        pages = prom.query(
-            f'ALERTS{{alertstate="firing",severity="page",slo="{escape(slo.name)}"}}'
-        )
+        _budget(prom, slo, min_remaining, verdict)
+        pages = prom.query(promql.pages_firing(slo))
         if pages:
             names_ = sorted({p["metric"].get("alertname", "?") for p in pages})
             verdict.deny(f"a page is firing for {slo.name}: {', '.join(names_)}")
         if days_in_budget:
-            _autonomy(prom, slo, sel, days_in_budget, verdict)
+            _autonomy(prom, slo, days_in_budget, verdict)
         if canary:
             _canary(prom, slo, canary, verdict)
     except PrometheusError as exc:
@@ -95,8 +92,8 @@ def decide(
     return verdict
 
 
-def _budget(prom: Prometheus, slo: SLO, sel: str, min_remaining: float, verdict: Verdict) -> None:
-    remaining = prom.scalar(f"{names.REC_PERIOD_REMAINING}{sel}")
+def _budget(prom: Prometheus, slo: SLO, min_remaining: float, verdict: Verdict) -> None:
+    remaining = prom.scalar(promql.budget_remaining(slo))
     if remaining is None:
         verdict.undecided(
             f"no {names.REC_PERIOD_REMAINING} for {slo.name}: are the generated rules loaded?"
@@ -115,10 +112,9 @@ def _budget(prom: Prometheus, slo: SLO, sel: str, min_remaining: float, verdict:
         )
 
 
-def _autonomy(prom: Prometheus, slo: SLO, sel: str, days: int, verdict: Verdict) -> None:
-    series = f"{names.REC_PERIOD_REMAINING}{sel}"
-    covered = prom.scalar(f"(time() - min_over_time(timestamp({series})[{days}d:1h])) / 86400")
-    lowest = prom.scalar(f"min_over_time({series}[{days}d])")
+def _autonomy(prom: Prometheus, slo: SLO, days: int, verdict: Verdict) -> None:
+    covered = prom.scalar(promql.days_covered(slo, days))
+    lowest = prom.scalar(promql.lowest_remaining(slo, days))
     verdict.figures["days_of_history"] = covered
     verdict.figures[f"lowest_remaining_{days}d"] = lowest
     if covered is None or lowest is None or covered < days - 1 / 24:
@@ -141,15 +137,16 @@ def _canary(prom: Prometheus, slo: SLO, canary: CanarySpec, verdict: Verdict) ->
         verdict.undecided("canary analysis needs an outcome SLI")
         return
     matcher = canary.matcher
-    bad, total = sli.bad.render(), sli.total.render()
+    parsed = parse_matcher(matcher)
 
-    def count(selector: str, extra: str, negate: bool) -> float:
-        inner = selector[:-1] + "," + (_negate(extra) if negate else extra) + "}"
-        value = prom.scalar(f"sum(increase({inner}[{canary.window}]))")
+    def count(query: str) -> float:
+        value = prom.scalar(query)
         return 0.0 if value is None else value
 
-    c_bad, c_all = count(bad, matcher, False), count(total, matcher, False)
-    b_bad, b_all = count(bad, matcher, True), count(total, matcher, True)
+    c_bad = count(promql.canary_runs(sli.bad, parsed, canary.window))
+    c_all = count(promql.canary_runs(sli.total, parsed, canary.window))
+    b_bad = count(promql.baseline_runs(sli.bad, parsed, canary.window))
+    b_all = count(promql.baseline_runs(sli.total, parsed, canary.window))
     verdict.figures["canary"] = {"bad": c_bad, "runs": c_all}
     verdict.figures["baseline"] = {"bad": b_bad, "runs": b_all}
     if c_all < canary.min_runs or b_all < canary.min_runs:
@@ -179,14 +176,6 @@ def _canary(prom: Prometheus, slo: SLO, canary: CanarySpec, verdict: Verdict) ->
             f"the canary ({matcher}) is not worse: {c_rate:.1%} bad against {b_rate:.1%} "
             f"(p={p:.2g})"
         )
-
-
-def _negate(matcher: str) -> str:
-    """The opposite of one label matcher (``a="x"`` → ``a!="x"``); raise ``ValueError`` if
-    ``matcher`` is not exactly one."""
-    (parsed,) = parse_selector("x{" + matcher + "}").matchers
-    opposite: dict[Op, Op] = {"=": "!=", "!=": "=", "=~": "!~", "!~": "=~"}
-    return Matcher(parsed.label, opposite[parsed.op], parsed.value).render()
 
 
 def fisher_greater(a_bad: int, a_all: int, b_bad: int, b_all: int) -> float:

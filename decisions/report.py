@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Final
 
 from decisions.promapi import Prometheus, PrometheusError
 from decisions.reviewlog import COUNT_COLUMNS, OUTCOME_OF, Row
-from rulegen import names
+from rulegen import names, promql
 from rulegen.model import SLO
-from rulegen.selectors import slo_selector
 from rulegen.taxonomy import DEFAULT_OUTCOMES, is_bad
 
 if TYPE_CHECKING:
@@ -193,11 +192,13 @@ def _breakdown(rows: Sequence[Row], attr: str, allowed: float, min_runs: int) ->
 def prometheus_report(prom: Prometheus, slo: SLO, at: float) -> Report:
     """The report of ``slo`` over its own period ending at Unix time ``at``, from the
     generated recording rules (and raw counters for the breakdowns)."""
-    sel = slo_selector("", slo.name)
     period = slo.period
 
-    def value(record: str, offset: str = "") -> float | None:
-        return prom.scalar(f"{record}{sel}{offset}", at)
+    def value(record: str) -> float | None:
+        return prom.scalar(promql.slo_selector(record, slo), at)
+
+    def period_ago(record: str) -> float | None:
+        return prom.scalar(promql.previous_period(record, slo), at)
 
     runs = value(names.REC_PERIOD_EVENTS)
     if runs is None:
@@ -209,8 +210,8 @@ def prometheus_report(prom: Prometheus, slo: SLO, at: float) -> Report:
     objective = value(names.REC_OBJECTIVE)
     remaining = value(names.REC_PERIOD_REMAINING)
     allowed = value(names.REC_PERIOD_ALLOWED) or budget * runs
-    previous_runs = value(names.REC_PERIOD_EVENTS, f" offset {slo.period_name}")
-    previous_bad = value(names.REC_PERIOD_BAD, f" offset {slo.period_name}")
+    previous_runs = period_ago(names.REC_PERIOD_EVENTS)
+    previous_bad = period_ago(names.REC_PERIOD_BAD)
     rate = failures / runs if runs else 0.0
     previous = previous_bad / previous_runs if previous_runs and previous_bad is not None else None
     if remaining is None:
@@ -265,24 +266,24 @@ def _raw_figures(
     if sli.kind != "outcomes" or sli.bad is None:
         return {}, {}
     window = slo.period_name
-    total, bad = sli.total.render(), sli.bad.render()
+    total, bad = sli.total, sli.bad
     counts = {
         r["metric"].get("outcome", "?"): round(float(r["value"][1]))
-        for r in prom.query(f"sum by (outcome) (increase({total}[{window}]))", at)
+        for r in prom.query(promql.runs_by((names.LABEL_OUTCOME,), total, window), at)
     }
     breakdowns: dict[str, list[Breakdown]] = {}
     labels = sorted(
-        {k for r in prom.query(f"last_over_time({total}[1h])", at) for k in r["metric"]}
+        {k for r in prom.query(promql.series_seen(total, "1h"), at) for k in r["metric"]}
         - {"__name__", "instance", "job", "workflow", "outcome"}
     )
     for label in labels:
         runs = {
             r["metric"].get(label, ""): float(r["value"][1])
-            for r in prom.query(f"sum by ({label}) (increase({total}[{window}]))", at)
+            for r in prom.query(promql.runs_by((label,), total, window), at)
         }
         fails = {
             r["metric"].get(label, ""): float(r["value"][1])
-            for r in prom.query(f"sum by ({label}) (increase({bad}[{window}]))", at)
+            for r in prom.query(promql.runs_by((label,), bad, window), at)
         }
         items = [
             Breakdown(

@@ -1,29 +1,109 @@
-"""PromQL expressions of the generated rules: the only place where PromQL is templated.
+"""PromQL: the only place where the project writes it.
 
-Templates are rendered with ``StrictUndefined``: a missing variable is an error, never an
-empty string in a rule.
+Small builders (selectors, functions, aggregations, binary operators) compose the named
+expressions that the recording rules, alerts and dashboards hold and the queries that the
+gate and the report send. Builders compose text: they add no parentheses of their own, so a
+caller wraps an operand in ``parens`` where precedence needs it.
+
+The recording rules' long expressions are jinja2 templates, rendered with
+``StrictUndefined``: a missing variable is an error, never an empty string in a rule. jinja2
+is imported on the first ``render``, so the gate and the report use this module without it.
 """
 
 from __future__ import annotations
 
+import functools
+import textwrap
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Final
-
-import jinja2
+from typing import TYPE_CHECKING, Final, Literal
 
 from rulegen import burn, names, selectors
 from rulegen.durations import format_duration, format_duration_ms
 from rulegen.model import SLI, SLO, Phase, Workflow
 from rulegen.numbers import number
-from rulegen.selectors import Selector, escape
+from rulegen.selectors import Matcher, Op, Selector
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "GAP_BRIDGE",
+    "ZERO_TOLERANCE_WINDOW",
+    "BinaryOp",
+    "Expr",
+    "Operand",
+    "Scalar",
+    "above",
+    "alerts_firing_by_slo",
+    "all_of",
+    "and_ignoring_window",
+    "at_least",
+    "at_most",
+    "bad_fast_window_expr",
+    "bad_step_expr",
+    "baseline_runs",
+    "below",
+    "binary",
+    "budget_remaining",
+    "budget_remaining_by_slo",
+    "budget_share_guard",
+    "burn_rate_by_slo",
+    "burn_rate_over_window",
+    "canary_runs",
+    "complement",
+    "count_",
+    "count_by",
+    "counted_kinds",
+    "counter_base_expr",
+    "counter_before_expr",
+    "counter_expr",
+    "days_covered",
+    "every_slo",
+    "fast_window_expr",
+    "firing_alerts",
+    "increase",
+    "kind_selector",
+    "last_over_time",
+    "lowest_remaining",
+    "min_over_time",
+    "negate",
     "number",
+    "objective_by_slo",
+    "offset",
+    "open_range",
+    "outcomes_matcher",
+    "pages_firing",
+    "parens",
     "piecewise",
+    "positive",
+    "previous_period",
+    "product",
+    "range_vector",
+    "ratio",
     "render",
+    "rise_expr",
+    "runs_by",
+    "runs_left_by_slo",
+    "series_seen",
+    "share_by",
+    "share_of_runs",
+    "silent",
+    "sli_over_period_by_slo",
     "slo_selector",
+    "step_expr",
+    "subquery",
+    "sum_all",
+    "sum_by",
+    "sum_without",
+    "timestamp",
+    "unless",
+    "vector",
+    "window_name",
+    "with_matcher",
+    "workflow_matcher",
+    "workflow_outcomes",
+    "zero_tolerance_expr",
 ]
 
 #: How far back a rise looks for a target's previous sum: a target unseen for longer rises
@@ -32,13 +112,389 @@ GAP_BRIDGE: Final = burn.HOUR
 #: The window of the zero-tolerance alert: it fires for this long after an event.
 ZERO_TOLERANCE_WINDOW: Final = 10 * burn.MINUTE
 
-_ENV = jinja2.Environment(
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=False,
-    autoescape=False,  # noqa: S701 - PromQL, not HTML
-)
+#: An expression, or a selector rendered where it is used.
+Expr = str | Selector
+#: A literal number, or a scalar expression already written (``piecewise``).
+Scalar = str | int | Decimal
+#: Either operand of a binary operator.
+Operand = str | Selector | int | Decimal
+BinaryOp = Literal["+", "-", "*", "/", "==", "!=", ">", ">=", "<", "<=", "and", "or", "unless"]
+
+_TIME: Final = "time()"
+_OPPOSITE: Final[dict[Op, Op]] = {"=": "!=", "!=": "=", "=~": "!~", "!~": "=~"}
+_ALERTS: Final = "ALERTS"
+
+# -- selectors ---------------------------------------------------------------------------
+
+
+def _text(expr: Expr) -> str:
+    return expr.render() if isinstance(expr, Selector) else expr
+
+
+def _operand(value: Operand) -> str:
+    if isinstance(value, Selector):
+        return value.render()
+    return value if isinstance(value, str) else number(value)
+
+
+def with_matcher(selector: Selector, matcher: Matcher) -> Selector:
+    """``selector`` narrowed by one more matcher."""
+    return Selector(selector.metric, (*selector.matchers, matcher))
+
+
+def negate(matcher: Matcher) -> Matcher:
+    """The opposite matcher: ``a="x"`` → ``a!="x"``, ``a=~"x"`` → ``a!~"x"``."""
+    return Matcher(matcher.label, _OPPOSITE[matcher.op], matcher.value)
+
+
+def slo_selector(record: str, slo: SLO) -> str:
+    """A recorded series of one SLO."""
+    return selectors.slo_selector(record, slo.name)
+
+
+def every_slo(record: str) -> str:
+    """A recorded series of every SLO: ``record{slo!=""}``."""
+    return Selector(record, (Matcher(names.LABEL_SLO, "!=", ""),)).render()
+
+
+def workflow_matcher(workflow: str) -> Matcher:
+    """The series of one workflow."""
+    return Matcher(names.LABEL_WORKFLOW, "=", workflow)
+
+
+def workflow_outcomes(workflow: str) -> Selector:
+    """The exporter's outcome counters of one workflow."""
+    return Selector(names.OUTCOMES_METRIC, (workflow_matcher(workflow),))
+
+
+def outcomes_matcher(outcomes: Sequence[str]) -> Matcher:
+    """Any of ``outcomes``: ``outcome=~"a|b"``."""
+    return Matcher(names.LABEL_OUTCOME, "=~", "|".join(outcomes))
+
+
+def firing_alerts(*matchers: Matcher) -> str:
+    """Firing alerts (Prometheus' ``ALERTS`` series) that match ``matchers``."""
+    return Selector(_ALERTS, (Matcher("alertstate", "=", "firing"), *matchers)).render()
+
+
+# -- functions, aggregations and modifiers -----------------------------------------------
+
+
+def range_vector(expr: Expr, window: str) -> str:
+    """``expr[window]``."""
+    return f"{_text(expr)}[{window}]"
+
+
+def subquery(expr: Expr, window: str, resolution: str) -> str:
+    """``expr[window:resolution]``."""
+    return f"{_text(expr)}[{window}:{resolution}]"
+
+
+def offset(expr: Expr, duration: str) -> str:
+    """``expr offset duration``: a selector or range vector as it was ``duration`` ago."""
+    return f"{_text(expr)} offset {duration}"
+
+
+def increase(range_: str) -> str:
+    """``increase(range)``."""
+    return f"increase({range_})"
+
+
+def last_over_time(range_: str) -> str:
+    """``last_over_time(range)``."""
+    return f"last_over_time({range_})"
+
+
+def min_over_time(range_: str) -> str:
+    """``min_over_time(range)``."""
+    return f"min_over_time({range_})"
+
+
+def timestamp(expr: Expr) -> str:
+    """``timestamp(expr)``: each sample's time."""
+    return f"timestamp({_text(expr)})"
+
+
+def vector(scalar: Scalar) -> str:
+    """``vector(scalar)``: one series without labels."""
+    return f"vector({_operand(scalar)})"
+
+
+def sum_all(expr: Expr) -> str:
+    """``sum(expr)``."""
+    return f"sum({_text(expr)})"
+
+
+def count_(expr: Expr) -> str:
+    """``count(expr)``."""
+    return f"count({_text(expr)})"
+
+
+def sum_by(labels: Sequence[str], expr: Expr) -> str:
+    """``sum by (labels) (expr)``."""
+    return f"sum by ({', '.join(labels)}) ({_text(expr)})"
+
+
+def sum_without(labels: Sequence[str], expr: Expr) -> str:
+    """``sum without (labels) (expr)``."""
+    return f"sum without ({', '.join(labels)}) ({_text(expr)})"
+
+
+def count_by(labels: Sequence[str], expr: Expr) -> str:
+    """``count by (labels) (expr)``."""
+    return f"count by ({', '.join(labels)}) ({_text(expr)})"
+
+
+def parens(expr: Expr, *, block: bool = False) -> str:
+    """``(expr)``; as a block, the expression indented on lines of its own."""
+    if block:
+        return "(\n" + textwrap.indent(_text(expr), "  ") + "\n)"
+    return f"({_text(expr)})"
+
+
+# -- binary operators ---------------------------------------------------------------------
+
+
+def binary(
+    left: Operand,
+    op: BinaryOp,
+    right: Operand,
+    *,
+    on: Sequence[str] | None = None,
+    ignoring: Sequence[str] | None = None,
+    multiline: bool = False,
+) -> str:
+    """``left op right``, matching ``on`` or ``ignoring`` labels; ``multiline`` puts the
+    operator on a line of its own."""
+    if on is not None and ignoring is not None:
+        raise ValueError("a binary operator matches on labels or ignoring them, not both")
+    operator: str = op
+    if on is not None:
+        operator += f" on({', '.join(on)})"
+    elif ignoring is not None:
+        operator += f" ignoring({', '.join(ignoring)})"
+    separator = "\n" if multiline else " "
+    return f"{_operand(left)}{separator}{operator}{separator}{_operand(right)}"
+
+
+def above(expr: Expr, threshold: Scalar) -> str:
+    """``expr > threshold``."""
+    return binary(expr, ">", threshold)
+
+
+def below(expr: Expr, threshold: Scalar) -> str:
+    """``expr < threshold``."""
+    return binary(expr, "<", threshold)
+
+
+def at_least(expr: Expr, threshold: Scalar) -> str:
+    """``expr >= threshold``."""
+    return binary(expr, ">=", threshold)
+
+
+def at_most(expr: Expr, threshold: Scalar) -> str:
+    """``expr <= threshold``."""
+    return binary(expr, "<=", threshold)
+
+
+def positive(expr: Expr) -> str:
+    """``(expr > 0)``: the series of ``expr`` above 0, e.g. a denominator."""
+    return parens(above(expr, 0))
+
+
+def complement(expr: Expr) -> str:
+    """``1 - expr``."""
+    return binary("1", "-", expr)
+
+
+def ratio(numerator: Expr, denominator: Expr, *, on: Sequence[str] | None = None) -> str:
+    """``numerator / denominator``, one operand a line."""
+    return binary(numerator, "/", denominator, on=on, multiline=True)
+
+
+def product(left: Expr, right: Expr) -> str:
+    """``left * right``, one operand a line."""
+    return binary(left, "*", right, multiline=True)
+
+
+def all_of(conditions: Sequence[str]) -> str:
+    """Every condition: joined by ``and``, one a line."""
+    return "\nand\n".join(conditions)
+
+
+def unless(expr: Expr, exception: Expr) -> str:
+    """``expr``, except where ``exception`` holds (one a line)."""
+    return binary(expr, "unless", exception, multiline=True)
+
+
+def and_ignoring_window(expr: Expr, condition: Expr) -> str:
+    """``expr`` where ``condition`` holds, matched ignoring the period figures' window label."""
+    return binary(expr, "and", condition, ignoring=(names.LABEL_WINDOW,), multiline=True)
+
+
+# -- alerts ------------------------------------------------------------------------------
+
+
+def budget_share_guard(bad: Expr, share: Scalar, allowed: Expr) -> str:
+    """A window's bad events are at least ``share`` of the period's allowed bad events, or
+    any while the allowed figure is not recorded yet."""
+    window = (names.LABEL_WINDOW,)
+    return parens(
+        binary(
+            binary(bad, ">=", binary(share, "*", allowed), ignoring=window),
+            "or",
+            binary(bad, "unless", allowed, ignoring=window),
+            multiline=True,
+        ),
+        block=True,
+    )
+
+
+def silent(events: Expr, period_events: Expr, after: str) -> str:
+    """No events over a window, or no target reporting at all; only where the period's
+    events were recorded ``after`` ago already."""
+    nothing = binary(
+        binary(events, "==", 0),
+        "or",
+        binary(binary(sum_without((names.LABEL_WINDOW,), period_events), "*", 0), "unless", events),
+        multiline=True,
+    )
+    return binary(
+        parens(nothing, block=True), "and", offset(period_events, after), on=(), multiline=True
+    )
+
+
+# -- dashboards --------------------------------------------------------------------------
+
+
+def objective_by_slo() -> str:
+    """Every SLO's objective."""
+    return every_slo(names.REC_OBJECTIVE)
+
+
+def sli_over_period_by_slo() -> str:
+    """Every SLO's SLI over its period: 1 − burn rate × error budget."""
+    return complement(
+        binary(
+            every_slo(names.REC_BURN_PERIOD),
+            "*",
+            every_slo(names.REC_ERROR_BUDGET),
+            on=(names.LABEL_SLO,),
+        )
+    )
+
+
+def budget_remaining_by_slo() -> str:
+    """Every SLO's share of its period's error budget left."""
+    return every_slo(names.REC_PERIOD_REMAINING)
+
+
+def runs_left_by_slo() -> str:
+    """Every SLO's bad events still allowed in its period."""
+    return binary(
+        every_slo(names.REC_PERIOD_ALLOWED),
+        "-",
+        every_slo(names.REC_PERIOD_BAD),
+        on=(names.LABEL_SLO,),
+    )
+
+
+def burn_rate_by_slo() -> str:
+    """Every SLO's burn rate over the last hour."""
+    return every_slo(names.REC_BURN_CURRENT)
+
+
+def alerts_firing_by_slo() -> str:
+    """Firing alerts per SLO, 0 for an SLO without any."""
+    return binary(
+        count_by((names.LABEL_SLO,), firing_alerts(Matcher(names.LABEL_SLO, "!=", ""))),
+        "or",
+        binary(0, "*", objective_by_slo()),
+        on=(names.LABEL_SLO,),
+    )
+
+
+def burn_rate_over_window(slo: SLO, window: str) -> str:
+    """The SLO's burn rate over one of its recorded windows (``1h``, ``6h``, ...)."""
+    return ratio(
+        slo_selector(names.rec_error_ratio(window), slo),
+        slo_selector(names.REC_ERROR_BUDGET, slo),
+        on=(names.LABEL_SLO,),
+    )
+
+
+def runs_by(labels: Sequence[str], counters: Selector, window: str) -> str:
+    """The counters' increase over ``window``, summed by ``labels``."""
+    return sum_by(labels, increase(range_vector(counters, window)))
+
+
+def share_by(labels: Sequence[str], part: Selector, whole: Selector, window: str) -> str:
+    """By ``labels``: the increase of ``part`` over ``window`` as a share of ``whole``'s."""
+    return ratio(runs_by(labels, part, window), positive(runs_by(labels, whole, window)))
+
+
+def share_of_runs(part: Selector, whole: Selector, window: str) -> str:
+    """The increase of ``part`` over ``window`` as a share of ``whole``'s."""
+    return binary(
+        sum_all(increase(range_vector(part, window))),
+        "/",
+        positive(sum_all(increase(range_vector(whole, window)))),
+    )
+
+
+# -- the gate and the report -------------------------------------------------------------
+
+
+def budget_remaining(slo: SLO) -> str:
+    """The share of the SLO's period budget left."""
+    return slo_selector(names.REC_PERIOD_REMAINING, slo)
+
+
+def pages_firing(slo: SLO) -> str:
+    """The SLO's firing alerts of severity ``page``."""
+    return firing_alerts(
+        Matcher(names.LABEL_SEVERITY, "=", "page"), Matcher(names.LABEL_SLO, "=", slo.name)
+    )
+
+
+def days_covered(slo: SLO, days: int) -> str:
+    """Days since the SLO's budget was first recorded, looking back at most ``days``."""
+    first = min_over_time(
+        subquery(
+            timestamp(budget_remaining(slo)),
+            format_duration(days * burn.DAY),
+            format_duration(burn.HOUR),
+        )
+    )
+    return binary(parens(binary(_TIME, "-", first)), "/", burn.DAY)
+
+
+def lowest_remaining(slo: SLO, days: int) -> str:
+    """The least budget the SLO had left over the last ``days``."""
+    return min_over_time(range_vector(budget_remaining(slo), format_duration(days * burn.DAY)))
+
+
+def canary_runs(counters: Selector, canary: Matcher, window: str) -> str:
+    """The canary's increase of ``counters`` over ``window``."""
+    return sum_all(increase(range_vector(with_matcher(counters, canary), window)))
+
+
+def baseline_runs(counters: Selector, canary: Matcher, window: str) -> str:
+    """Everything but the canary: its increase of ``counters`` over ``window``."""
+    return canary_runs(counters, negate(canary), window)
+
+
+def previous_period(record: str, slo: SLO) -> str:
+    """A recorded series of the SLO, one period ago."""
+    return offset(slo_selector(record, slo), slo.period_name)
+
+
+def series_seen(counters: Selector, window: str) -> str:
+    """Every series of ``counters`` seen within ``window``, for its labels."""
+    return last_over_time(range_vector(counters, window))
+
+
+# -- recording rules ---------------------------------------------------------------------
 
 _TEMPLATES: Final = {
     # Per scrape target: the SLI's counters summed over outcomes and dimensions. A new
@@ -146,12 +602,23 @@ sum by ({{ by }}) (
 }
 
 
-_COMPILED: Final = {name: _ENV.from_string(text) for name, text in _TEMPLATES.items()}
+@functools.cache
+def _compiled() -> dict[str, jinja2.Template]:
+    import jinja2  # noqa: PLC0415 - only rendering rules needs a template engine
+
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,  # noqa: S701 - PromQL, not HTML
+    )
+    return {name: env.from_string(text) for name, text in _TEMPLATES.items()}
 
 
 def render(name: str, **variables: object) -> str:
     """Render the expression template ``name``."""
-    return _COMPILED[name].render(**variables)
+    return _compiled()[name].render(**variables)
 
 
 def piecewise(phases: Sequence[Phase], values: Sequence[Decimal]) -> str:
@@ -166,16 +633,11 @@ def piecewise(phases: Sequence[Phase], values: Sequence[Decimal]) -> str:
     for i, (phase, value) in enumerate(zip(phases, values, strict=True)):
         conditions = []
         if phase.start is not None:
-            conditions.append(f"(time() >= bool {phase.start})")
+            conditions.append(f"({_TIME} >= bool {phase.start})")
         if i + 1 < len(phases):
-            conditions.append(f"(time() < bool {phases[i + 1].start})")
+            conditions.append(f"({_TIME} < bool {phases[i + 1].start})")
         terms.append(" * ".join([*conditions, number(value)]))
     return "(" + " + ".join(terms) + ")"
-
-
-def slo_selector(record: str, slo: SLO) -> str:
-    """A recorded series of one SLO."""
-    return selectors.slo_selector(record, slo.name)
 
 
 def window_name(seconds: int) -> str:
@@ -268,12 +730,15 @@ def rise_expr(slo: SLO, kind: str) -> str:
     return render(
         "rise",
         c=c,
-        prev=f"last_over_time({c}[{gap}] offset 1ms)",
-        before=f"last_over_time({slo_selector(names.rec_counter_before(kind), slo)}[{latest}])",
-        events_prev=f"count(last_over_time({events}[{gap}] offset 1ms))",
-        events_before=(
-            f"count(last_over_time({slo_selector(names.rec_counter_before('events'), slo)}"
-            f"[{latest}]))"
+        prev=last_over_time(offset(range_vector(c, gap), "1ms")),
+        before=last_over_time(
+            range_vector(slo_selector(names.rec_counter_before(kind), slo), latest)
+        ),
+        events_prev=count_(last_over_time(offset(range_vector(events, gap), "1ms"))),
+        events_before=count_(
+            last_over_time(
+                range_vector(slo_selector(names.rec_counter_before("events"), slo), latest)
+            )
         ),
     )
 
@@ -302,15 +767,18 @@ def zero_tolerance_expr(workflow: Workflow) -> str:
     """Zero-tolerance events over the last few minutes, including a series new at 1."""
     assert workflow.zero_tolerance is not None
     outcomes = workflow.zero_tolerance.outcomes
-    op = "=" if len(outcomes) == 1 else "=~"
-    wf = f'{names.LABEL_WORKFLOW}="{escape(workflow.name)}"'
-    r = f'{names.OUTCOMES_METRIC}{{{wf},{names.LABEL_OUTCOME}{op}"{"|".join(outcomes)}"}}'
+    every = workflow_outcomes(workflow.name)
+    matcher = (
+        Matcher(names.LABEL_OUTCOME, "=", outcomes[0])
+        if len(outcomes) == 1
+        else outcomes_matcher(outcomes)
+    )
     by = ", ".join([names.LABEL_OUTCOME, *(d.name for d in workflow.dimensions)])
     return render(
         "zero_tolerance",
         by=by,
-        r=r,
+        r=with_matcher(every, matcher).render(),
         gap=format_duration(GAP_BRIDGE),
         window=format_duration(ZERO_TOLERANCE_WINDOW),
-        workflow_series=f"{names.OUTCOMES_METRIC}{{{wf}}}",
+        workflow_series=every.render(),
     )

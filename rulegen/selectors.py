@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Matcher", "Selector", "escape", "parse_selector", "slo_selector"]
+__all__ = ["Matcher", "Selector", "escape", "parse_matcher", "parse_selector", "slo_selector"]
 
 Op = Literal["=", "!=", "=~", "!~"]
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -119,3 +119,12 @@ def parse_selector(text: str) -> Selector:
         matchers.append(Matcher(label.group(1), op, value))
         i = string.end()
     return Selector(name.group(0), tuple(matchers))
+
+
+def parse_matcher(text: str) -> Matcher:
+    """Parse one label matcher, ``label="value"`` (or ``!=``, ``=~``, ``!~``); raise
+    ``ValueError`` on anything else."""
+    matchers = parse_selector("x{" + text + "}").matchers
+    if len(matchers) != 1:
+        raise ValueError(f"invalid matcher {text!r}: expected exactly one label matcher")
+    return matchers[0]

@@ -1,5 +1,6 @@
 """Layering: command → (rulegen | exporter | decisions) → spec/model → leaves. Only the
-generators render rules; the exporter and the decisions read the spec model alone."""
+generators render rules; the exporter reads the spec model alone, and the decisions build
+their queries with rulegen.promql, which imports jinja2 only to render a rule."""
 
 from __future__ import annotations
 
@@ -50,7 +51,14 @@ def _loaded_by(code: str) -> set[str]:
     return set(result.stdout.strip().split(","))
 
 
-RENDERING = ("rulegen.generators", "rulegen.promql", "rulegen.writer", "rulegen.pipeline")
+RENDERING = ("rulegen.generators", "rulegen.writer", "rulegen.pipeline")
+
+
+def test_promql_loads_no_template_engine() -> None:
+    """Importing rulegen.promql loads no jinja2: it is imported on the first render."""
+    loaded = _loaded_by("import rulegen.promql")
+    assert "rulegen.promql" in loaded
+    assert sorted(m for m in loaded if m == "jinja2" or m.startswith("jinja2.")) == []
 
 
 def test_the_exporter_commands_load_no_rule_rendering() -> None:
@@ -66,7 +74,8 @@ def test_the_exporter_commands_load_no_rule_rendering() -> None:
     )
     assert "agent_slo.cli.exporter" in loaded
     assert "agent_slo.cli.specs" not in loaded
-    assert sorted(m for m in loaded if m.startswith(RENDERING) or m == "jinja2") == []
+    forbidden = (*RENDERING, "rulegen.promql")
+    assert sorted(m for m in loaded if m.startswith(forbidden) or m == "jinja2") == []
 
 
 def test_the_command_group_alone_loads_no_command() -> None:
@@ -76,7 +85,8 @@ def test_the_command_group_alone_loads_no_command() -> None:
 
 def test_the_decisions_load_no_rule_rendering() -> None:
     """The report, the gate, the review log and backfilling, and their commands, read the
-    spec model and render no rule; jinja2 waits for an HTML report."""
+    spec model and build queries with rulegen.promql, but render no rule; jinja2 waits for
+    an HTML report."""
     loaded = _loaded_by(
         "import click\n"
         "from agent_slo.cli import main\n"
@@ -86,4 +96,5 @@ def test_the_decisions_load_no_rule_rendering() -> None:
         "import decisions.reviewlog\n"
     )
     assert "agent_slo.cli.decisions" in loaded
+    assert "rulegen.promql" in loaded
     assert sorted(m for m in loaded if m.startswith(RENDERING) or m == "jinja2") == []

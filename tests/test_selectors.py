@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rulegen.selectors import Matcher, Selector, parse_selector
+from rulegen.selectors import Matcher, Selector, parse_matcher, parse_selector
 
 
 def test_round_trip() -> None:
@@ -42,3 +42,11 @@ def test_matching_is_anchored() -> None:
     assert not sel.matches("x", {"code": "5030"})
     assert not sel.matches("y", {"code": "503"})
     assert parse_selector('x{code!~"5.."}').matches("x", {"code": "200"})
+
+
+def test_parse_matcher() -> None:
+    """One label matcher parses; none, two or anything else is refused."""
+    assert parse_matcher('prompt_version=~"v4.*"') == Matcher("prompt_version", "=~", "v4.*")
+    for text in ["", 'a="x",b="y"', 'a="x"} or vector(1)', "a=x"]:
+        with pytest.raises(ValueError, match="invalid"):
+            parse_matcher(text)

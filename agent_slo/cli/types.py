@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rulegen.durations import format_duration, parse_duration
-from rulegen.selectors import parse_selector
+from rulegen.selectors import parse_matcher
 
 __all__ = ["DURATION", "LABEL_MATCHER", "Duration", "LabelMatcher"]
 
@@ -42,17 +42,14 @@ class LabelMatcher(_TextType):
     ) -> str:
         text = str(value).strip()
         try:
-            selector = parse_selector("x{" + text + "}")
+            return parse_matcher(text).render()
         except ValueError:
-            selector = None
-        if selector is None or len(selector.matchers) != 1:
             self.fail(
                 f'{text!r} is not one label matcher: expected label="value" '
                 '(or !=, =~, !~), e.g. prompt_version="v42"',
                 param,
                 ctx,
             )
-        return selector.matchers[0].render()
 
 
 DURATION = Duration()

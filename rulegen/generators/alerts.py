@@ -44,12 +44,12 @@ def _links(slo: SLO) -> dict[str, str]:
     return links
 
 
-def _period_events_guard(slo: SLO) -> str:
+def _with_period_events_guard(slo: SLO, expr: str) -> str:
+    """``expr``, only once the period holds the SLO's minimum of events."""
     if slo.min_events <= 0:
-        return ""
-    return (
-        f"\nand ignoring({names.LABEL_WINDOW})\n"
-        f"{events_record(slo, slo.period)} >= {slo.min_events}"
+        return expr
+    return promql.and_ignoring_window(
+        expr, promql.at_least(events_record(slo, slo.period), slo.min_events)
     )
 
 
@@ -59,12 +59,12 @@ def burn_alert(slo: SLO, tier: BurnTier) -> Rule:
     short_name = promql.window_name(tier.short_window)
     threshold = promql.piecewise(slo.phases, [t.ratio for t in tier.thresholds])
     parts = [
-        f"{ratio_record(slo, tier.long_window)} > {threshold}",
-        f"{ratio_record(slo, tier.short_window)} > {threshold}",
+        promql.above(ratio_record(slo, tier.long_window), threshold),
+        promql.above(ratio_record(slo, tier.short_window), threshold),
     ]
     bad_long = bad_record(slo, tier.long_window)
     if tier.min_bad_events > 0:
-        parts.append(f"{bad_long} >= {tier.min_bad_events}")
+        parts.append(promql.at_least(bad_long, tier.min_bad_events))
     if slo.budget_share_guard:
         # The period's allowed bad events come from the steps group; until it has run once
         # (up to one step after the rules are loaded) only the other guards apply. The share
@@ -77,10 +77,7 @@ def burn_alert(slo: SLO, tier: BurnTier) -> Rule:
             else promql.piecewise(slo.phases, shares)
         )
         allowed = promql.slo_selector(names.REC_PERIOD_ALLOWED, slo)
-        parts.append(
-            f"(\n  {bad_long} >= ignoring({names.LABEL_WINDOW}) {share} * {allowed}\n"
-            f"  or\n  {bad_long} unless ignoring({names.LABEL_WINDOW}) {allowed}\n)"
-        )
+        parts.append(promql.budget_share_guard(bad_long, share, allowed))
     labels = {
         **slo_labels(slo),
         **slo.alert_labels,
@@ -98,7 +95,7 @@ def burn_alert(slo: SLO, tier: BurnTier) -> Rule:
     adapted = _adapted_annotation(slo, tier)
     if adapted:
         annotations["adapted"] = adapted
-    return _alert(names.ALERT_BURN, "\nand\n".join(parts), labels, annotations, tier.for_)
+    return _alert(names.ALERT_BURN, promql.all_of(parts), labels, annotations, tier.for_)
 
 
 def _guard_share(share: Decimal) -> Decimal:
@@ -174,8 +171,8 @@ def _and(items: list[str]) -> str:
 
 def exhausted_alert(slo: SLO) -> Rule:
     """The period's budget is spent."""
-    expr = f"{promql.slo_selector(names.REC_PERIOD_REMAINING, slo)} <= 0" + _period_events_guard(
-        slo
+    expr = _with_period_events_guard(
+        slo, promql.at_most(promql.slo_selector(names.REC_PERIOD_REMAINING, slo), 0)
     )
     labels = {**slo_labels(slo), **slo.alert_labels, names.LABEL_SEVERITY: "ticket"}
     annotations = {
@@ -195,17 +192,17 @@ def policy_alert(slo: SLO, policy: Policy) -> Rule:
     """A policy threshold crossed, within its band (below the next, more severe one)."""
     if policy.kind == "failure_rate":
         value = ratio_record(slo, slo.period)
-        expr = f"{value} > {promql.number(policy.threshold)}"
+        expr = promql.above(value, policy.threshold)
         if policy.until is not None:
-            expr += f"\nunless\n{value} > {promql.number(policy.until)}"
+            expr = promql.unless(expr, promql.above(value, policy.until))
         condition = f"the failure rate over {slo.period_name} is above {percent(policy.threshold)}"
     else:
         value = promql.slo_selector(names.REC_PERIOD_REMAINING, slo)
-        expr = f"{value} < {promql.number(policy.threshold)}"
+        expr = promql.below(value, policy.threshold)
         if policy.until is not None:
-            expr += f"\nunless\n{value} < {promql.number(policy.until)}"
+            expr = promql.unless(expr, promql.below(value, policy.until))
         condition = f"less than {percent(policy.threshold)} of the {slo.period_name} budget remains"
-    expr += _period_events_guard(slo)
+    expr = _with_period_events_guard(slo, expr)
     labels = {
         **slo_labels(slo),
         **slo.alert_labels,
@@ -227,16 +224,12 @@ def policy_alert(slo: SLO, policy: Policy) -> Rule:
 def absence_alert(slo: SLO) -> Rule:
     """No events over the silence window."""
     assert slo.absence is not None
-    events = events_record(slo, slo.absence.after)
     after = format_duration(slo.absence.after)
-    period_events = events_record(slo, slo.period)
     # Silent: no events over the window, or no target reporting at all. Only once the SLO has
     # counted for the whole window (its period figures existed a window ago): a fresh
     # Prometheus, or an SLO just added, has no history to be silent about.
-    expr = (
-        f"(\n  {events} == 0\n  or\n"
-        f"  sum without ({names.LABEL_WINDOW}) ({period_events}) * 0 unless {events}\n)\n"
-        f"and on()\n{period_events} offset {after}"
+    expr = promql.silent(
+        events_record(slo, slo.absence.after), events_record(slo, slo.period), after
     )
     labels = {**slo_labels(slo), **slo.alert_labels, names.LABEL_SEVERITY: slo.absence.severity}
     annotations = {

@@ -12,12 +12,14 @@ from typing import Any, Final
 from rulegen import names, promql
 from rulegen.model import SLO, Workflow, schedule
 from rulegen.numbers import percent
-from rulegen.selectors import escape, slo_selector
+from rulegen.selectors import Matcher, Selector
 
 __all__ = ["DATASOURCE", "detail_dashboard", "overview_dashboard", "panel_queries"]
 
 DATASOURCE: Final = {"type": "prometheus", "uid": "${datasource}"}
 SCHEMA_VERSION: Final = 39
+#: Grafana's range for rates and increases: at least four scrape intervals.
+RATE_INTERVAL: Final = "$__rate_interval"
 #: The four health rates of an agent workflow: name → outcomes counted.
 HEALTH_RATES: Final = (
     ("human correction", ("minor_fix", "major_rewrite", "rejected")),
@@ -93,27 +95,16 @@ def _board(uid: str, title: str, panels: list[dict[str, Any]], **extra: Any) -> 
 
 def overview_dashboard(workflows: list[Workflow]) -> dict[str, Any]:
     """Every SLO in one table, worst budget first, with the figures behind it."""
-    by_slo = '{slo!=""}'
     queries = [
-        ("objective", f"{names.REC_OBJECTIVE}{by_slo}"),
-        (
-            "SLI over the period",
-            f"1 - {names.REC_BURN_PERIOD}{by_slo} * on(slo) {names.REC_ERROR_BUDGET}{by_slo}",
-        ),
-        ("budget remaining", f"{names.REC_PERIOD_REMAINING}{by_slo}"),
-        (
-            "runs left in budget",
-            f"{names.REC_PERIOD_ALLOWED}{by_slo} - on(slo) {names.REC_PERIOD_BAD}{by_slo}",
-        ),
-        ("burn rate (1h)", f"{names.REC_BURN_CURRENT}{by_slo}"),
-        (
-            "alerts firing",
-            'count by (slo) (ALERTS{alertstate="firing",slo!=""}) or on(slo) '
-            f"0 * {names.REC_OBJECTIVE}{by_slo}",
-        ),
+        ("objective", promql.objective_by_slo()),
+        ("SLI over the period", promql.sli_over_period_by_slo()),
+        ("budget remaining", promql.budget_remaining_by_slo()),
+        ("runs left in budget", promql.runs_left_by_slo()),
+        ("burn rate (1h)", promql.burn_rate_by_slo()),
+        ("alerts firing", promql.alerts_firing_by_slo()),
     ]
     targets = [
-        _target(f"sum by (slo) ({expr})", ref=chr(ord("A") + i), instant=True)
+        _target(promql.sum_by((names.LABEL_SLO,), expr), ref=chr(ord("A") + i), instant=True)
         for i, (_, expr) in enumerate(queries)
     ]
     renames = {f"Value #{chr(ord('A') + i)}": name for i, (name, _) in enumerate(queries)}
@@ -142,7 +133,7 @@ def overview_dashboard(workflows: list[Workflow]) -> dict[str, Any]:
     remaining = _panel(
         "Error budget remaining",
         "bargauge",
-        [_target(f"{names.REC_PERIOD_REMAINING}{by_slo}", "{{slo}}")],
+        [_target(promql.budget_remaining_by_slo(), "{{slo}}")],
         (0, 12, 12, 10),
         "percentunit",
         options={"orientation": "horizontal", "reduceOptions": {"calcs": ["lastNotNull"]}},
@@ -150,7 +141,7 @@ def overview_dashboard(workflows: list[Workflow]) -> dict[str, Any]:
     burn = _panel(
         "Burn rate over the last hour",
         "timeseries",
-        [_target(f"{names.REC_BURN_CURRENT}{by_slo}", "{{slo}}")],
+        [_target(promql.burn_rate_by_slo(), "{{slo}}")],
         (12, 12, 12, 10),
     )
     count = sum(len(w.slos) for w in workflows)
@@ -159,7 +150,7 @@ def overview_dashboard(workflows: list[Workflow]) -> dict[str, Any]:
         "agent-slo: overview",
         [table, remaining, burn],
         description=f"{count} SLO(s) in {len(workflows)} workflow(s)",
-        annotations=[_alert_annotations('slo!=""')],
+        annotations=[_alert_annotations(Matcher(names.LABEL_SLO, "!=", ""))],
     )
 
 
@@ -170,13 +161,13 @@ def _unit(field: str, unit: str) -> dict[str, Any]:
     }
 
 
-def _alert_annotations(matcher: str) -> dict[str, Any]:
+def _alert_annotations(matcher: Matcher) -> dict[str, Any]:
     return {
         "name": "Alerts",
         "datasource": DATASOURCE,
         "enable": True,
         "iconColor": "red",
-        "expr": f'ALERTS{{alertstate="firing",{matcher}}}',
+        "expr": promql.firing_alerts(matcher),
         "titleFormat": "{{alertname}}",
         "textFormat": "{{slo}} {{severity}} {{long_window}}",
         "step": "60s",
@@ -190,27 +181,26 @@ def detail_dashboard(workflow: Workflow) -> dict[str, Any]:
     for slo in workflow.slos:
         panels.extend(_slo_panels(slo, y))
         y += 9
-    wf = f'{names.LABEL_WORKFLOW}="{escape(workflow.name)}"'
     if any(slo.sli.kind in ("outcomes", "latency") for slo in workflow.slos):
-        panels.extend(_outcome_panels(workflow, wf, y))
+        panels.extend(_outcome_panels(workflow, y))
     return _board(
         f"agent-slo-{workflow.name}"[:40],
         f"agent-slo: {workflow.name}",
         panels,
         description=workflow.description,
-        annotations=[_alert_annotations(wf)],
+        annotations=[_alert_annotations(promql.workflow_matcher(workflow.name))],
     )
 
 
-def _outcome_panels(workflow: Workflow, wf: str, y: int) -> list[dict[str, Any]]:
+def _outcome_panels(workflow: Workflow, y: int) -> list[dict[str, Any]]:
     """Runs by outcome, the health rates and a breakdown per dimension, from raw counters."""
     panels: list[dict[str, Any]] = []
-    raw = f"{names.OUTCOMES_METRIC}{{{wf}}}"
+    raw = promql.workflow_outcomes(workflow.name)
     panels.append(
         _panel(
             "Runs by outcome",
             "timeseries",
-            [_target(f"sum by (outcome) (increase({raw}[$__rate_interval]))", "{{outcome}}")],
+            [_target(promql.runs_by((names.LABEL_OUTCOME,), raw, RATE_INTERVAL), "{{outcome}}")],
             (0, y, 12, 8),
             options={"legend": {"displayMode": "table", "placement": "right"}},
             fieldConfig={
@@ -229,7 +219,7 @@ def _outcome_panels(workflow: Workflow, wf: str, y: int) -> list[dict[str, Any]]
         )
     )
     y += 8
-    bad_sel = f'{names.OUTCOMES_METRIC}{{{wf},outcome=~"{"|".join(workflow.bad_outcomes)}"}}'
+    bad = promql.with_matcher(raw, promql.outcomes_matcher(workflow.bad_outcomes))
     for i, dim in enumerate(workflow.dimensions):
         panels.append(
             _panel(
@@ -237,8 +227,7 @@ def _outcome_panels(workflow: Workflow, wf: str, y: int) -> list[dict[str, Any]]
                 "timeseries",
                 [
                     _target(
-                        f"sum by ({dim.name}) (increase({bad_sel}[1h]))\n/\n"
-                        f"(sum by ({dim.name}) (increase({raw}[1h])) > 0)",
+                        promql.share_by((dim.name,), bad, raw, "1h"),
                         f"{{{{{dim.name}}}}}",
                     )
                 ],
@@ -249,20 +238,19 @@ def _outcome_panels(workflow: Workflow, wf: str, y: int) -> list[dict[str, Any]]
     return panels
 
 
-def _health_targets(workflow: Workflow, raw: str) -> Iterator[dict[str, Any]]:
-    total = f"(sum(increase({raw}[1h])) > 0)"
-    sel = raw[:-1] + f',outcome=~"{"|".join(workflow.bad_outcomes)}"}}'
-    yield _target(f"1 - sum(increase({sel}[1h])) / {total}", "success", "A")
+def _health_targets(workflow: Workflow, raw: Selector) -> Iterator[dict[str, Any]]:
+    bad = promql.with_matcher(raw, promql.outcomes_matcher(workflow.bad_outcomes))
+    yield _target(promql.complement(promql.share_of_runs(bad, raw, "1h")), "success", "A")
     for i, (name, outcomes) in enumerate(HEALTH_RATES, start=1):
         present = [o for o in outcomes if o in workflow.outcomes]
         if not present:
             continue
-        sel = raw[:-1] + f',outcome=~"{"|".join(present)}"}}'
-        yield _target(f"sum(increase({sel}[1h])) / {total}", name, chr(ord("A") + i))
+        sel = promql.with_matcher(raw, promql.outcomes_matcher(present))
+        yield _target(promql.share_of_runs(sel, raw, "1h"), name, chr(ord("A") + i))
 
 
 def _burn_panel_parts(
-    slo: SLO, s: str
+    slo: SLO,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
     """Burn-rate targets, threshold steps and overrides: a line where each tier fires.
 
@@ -278,7 +266,7 @@ def _burn_panel_parts(
         figures = [f"{th.factor}x ({percent(th.ratio)} errors)" for th in t.thresholds]
         targets.append(
             _target(
-                f"{names.rec_error_ratio(long_name)}{s}\n/ on(slo)\n{names.REC_ERROR_BUDGET}{s}",
+                promql.burn_rate_over_window(slo, long_name),
                 f"{t.name}: {long_name}, fires above {schedule(slo.phases, figures)}",
                 chr(ord("A") + len(targets)),
             )
@@ -291,7 +279,7 @@ def _burn_panel_parts(
         legend = f"{t.name}: threshold"
         targets.append(
             _target(
-                f"vector({promql.piecewise(slo.phases, factors)})",
+                promql.vector(promql.piecewise(slo.phases, factors)),
                 legend,
                 chr(ord("A") + len(targets)),
             )
@@ -314,16 +302,18 @@ def _burn_panel_parts(
 
 
 def _slo_panels(slo: SLO, y: int) -> list[dict[str, Any]]:
-    s = slo_selector("", slo.name)
-    objective = f"{names.REC_OBJECTIVE}{s}"
-    burn_targets, thresholds, overrides = _burn_panel_parts(slo, s)
+    burn_targets, thresholds, overrides = _burn_panel_parts(slo)
     return [
         _panel(
             f"{slo.name}: SLI vs objective (1h)",
             "timeseries",
             [
-                _target(f"1 - {names.rec_error_ratio('1h')}{s}", "SLI", "A"),
-                _target(objective, "objective", "B"),
+                _target(
+                    promql.complement(promql.slo_selector(names.rec_error_ratio("1h"), slo)),
+                    "SLI",
+                    "A",
+                ),
+                _target(promql.slo_selector(names.REC_OBJECTIVE, slo), "objective", "B"),
             ],
             (0, y, 8, 9),
             "percentunit",
@@ -333,7 +323,7 @@ def _slo_panels(slo: SLO, y: int) -> list[dict[str, Any]]:
             f"{slo.name}: error budget remaining ({slo.period_name})",
             "timeseries",
             [
-                _target(f"{names.REC_PERIOD_REMAINING}{s}", "budget remaining", "A"),
+                _target(promql.budget_remaining(slo), "budget remaining", "A"),
             ],
             (8, y, 8, 9),
             "percentunit",

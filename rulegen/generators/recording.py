@@ -103,15 +103,13 @@ def sli_group(slo: SLO) -> dict[str, Any]:
         [
             _record(
                 names.REC_OBJECTIVE,
-                f"vector({promql.piecewise(slo.phases, [p.objective for p in slo.phases])})",
+                promql.vector(promql.piecewise(slo.phases, [p.objective for p in slo.phases])),
                 labels,
             ),
-            _record(names.REC_ERROR_BUDGET, f"vector({budget})", labels),
-            _record(names.REC_PERIOD_DAYS, f"vector({slo.period // burn.DAY})", labels),
+            _record(names.REC_ERROR_BUDGET, promql.vector(budget), labels),
+            _record(names.REC_PERIOD_DAYS, promql.vector(slo.period // burn.DAY), labels),
             _record(
-                names.REC_BURN_CURRENT,
-                f"{ratio_record(slo, burn.HOUR)}\n/\n{budget}",
-                labels,
+                names.REC_BURN_CURRENT, promql.ratio(ratio_record(slo, burn.HOUR), budget), labels
             ),
         ]
     )
@@ -201,13 +199,13 @@ def steps_group(slo: SLO) -> dict[str, Any]:
             ),
             _record(
                 names.REC_PERIOD_ALLOWED,
-                f"{events_record(slo, slo.period)}\n*\n{budget}",
+                promql.product(events_record(slo, slo.period), budget),
                 period_labels,
             ),
-            _record(names.REC_BURN_PERIOD, f"{period_ratio}\n/\n{budget}", labels),
+            _record(names.REC_BURN_PERIOD, promql.ratio(period_ratio, budget), labels),
             _record(
                 names.REC_PERIOD_REMAINING,
-                f"1 - {promql.slo_selector(names.REC_BURN_PERIOD, slo)}",
+                promql.complement(promql.slo_selector(names.REC_BURN_PERIOD, slo)),
                 labels,
             ),
         ]
