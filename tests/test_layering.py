@@ -4,8 +4,11 @@ their queries with rulegen.promql, which imports jinja2 only to render a rule.""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 
 
 def test_exporter_does_not_import_rule_rendering() -> None:
@@ -98,3 +101,112 @@ def test_the_decisions_load_no_rule_rendering() -> None:
     assert "agent_slo.cli.decisions" in loaded
     assert "rulegen.promql" in loaded
     assert sorted(m for m in loaded if m.startswith(RENDERING) or m == "jinja2") == []
+
+
+# -- the dependency direction, read from every module's imports (lazy ones included) -----
+
+PACKAGES = ("agent_slo", "rulegen", "exporter", "decisions")
+ROOT = Path(__file__).resolve().parent.parent
+
+# Layers, lowest first; a module imports its own layer's area or lower layers, never higher.
+LEAVES = (
+    "rulegen.burn",
+    "rulegen.durations",
+    "rulegen.errors",
+    "rulegen.names",
+    "rulegen.numbers",
+    "rulegen.selectors",
+    "rulegen.taxonomy",
+)
+MODEL = ("rulegen.model",)  # the resolved model: dataclasses over the leaves
+SPEC = ("rulegen.spec", "rulegen.loader", "rulegen.resolve")  # the v1 format into the model
+QUERIES = ("rulegen.promql",)  # PromQL over the model, for the generators and the decisions
+GENERATION = ("rulegen.generators", "rulegen.writer", "rulegen.pipeline")
+COMMAND = ("agent_slo",)
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(path: Path, known: Iterable[str]) -> set[str]:
+    """The project's modules ``path`` imports, at any depth of its code."""
+    known = set(known)
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:  # `from package import module` names the module
+                sub = f"{node.module}.{alias.name}"
+                out.add(sub if sub in known else node.module)
+    return {m for m in out if m in known}
+
+
+def _within(module: str, prefixes: Iterable[str]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def _area(module: str) -> str:
+    """The area a module belongs to, for the direction checks."""
+    for name, prefixes in (
+        ("leaves", LEAVES),
+        ("model", MODEL),
+        ("spec", SPEC),
+        ("queries", QUERIES),
+        ("generation", GENERATION),
+        ("command", COMMAND),
+    ):
+        if _within(module, prefixes):
+            return name
+    return module.partition(".")[0]  # exporter, decisions, or a package's own __init__
+
+
+# What each area may import besides itself.
+ALLOWED: dict[str, set[str]] = {
+    "leaves": set(),
+    "model": {"leaves"},
+    "spec": {"leaves", "model"},
+    "queries": {"leaves", "model"},
+    "generation": {"leaves", "model", "spec", "queries"},
+    "exporter": {"leaves", "model", "spec"},
+    "decisions": {"leaves", "model", "queries"},
+    "rulegen": set(),  # the package's __init__: its version
+    "command": {
+        "leaves",
+        "model",
+        "spec",
+        "queries",
+        "generation",
+        "exporter",
+        "decisions",
+        "rulegen",
+    },
+}
+
+
+def test_every_module_imports_downwards_only() -> None:
+    """command → (rule generation | exporter | decisions) → spec/model → leaves, read from
+    the imports of every module of every package, the lazy ones inside functions too."""
+    modules = _modules()
+    assert len(modules) > 40  # the walk found the packages
+    wrong = []
+    for module, path in modules.items():
+        area = _area(module)
+        for target in sorted(_imports(path, modules)):
+            if _area(target) != area and _area(target) not in ALLOWED[area]:
+                wrong.append(f"{module} ({area}) imports {target} ({_area(target)})")
+    assert wrong == []
+
+
+def test_the_layering_check_sees_a_wrong_import(tmp_path: Path) -> None:
+    """The import reader finds lazy imports and ``from package import module`` forms."""
+    path = tmp_path / "m.py"
+    path.write_text("def f():\n    from rulegen import promql\n    import exporter.store\n")
+    assert _imports(path, _modules()) == {"rulegen.promql", "exporter.store"}
+    assert "queries" not in ALLOWED["model"]
