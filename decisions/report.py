@@ -12,18 +12,21 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
+from decisions.policy import Status, judge
 from decisions.promapi import Prometheus, PrometheusError
 from decisions.reviewlog import COUNT_COLUMNS, OUTCOME_OF, Row
 from rulegen import names, promql
-from rulegen.model import SLO
+from rulegen.model import SLO, Policy
 from rulegen.taxonomy import DEFAULT_OUTCOMES, is_bad
 
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["Policy", "Report", "csv_report", "prometheus_report", "render"]
+__all__ = ["Report", "Thresholds", "csv_report", "prometheus_report", "render"]
 
 SCHEMA: Final = "agent-slo/report/v1"
 # The log's columns that spend budget: those whose outcome the taxonomy counts as bad.
@@ -31,8 +34,9 @@ BAD_COLUMNS: Final = tuple(c for c in COUNT_COLUMNS if is_bad(DEFAULT_OUTCOMES[O
 
 
 @dataclass(frozen=True)
-class Policy:
-    """Failure-rate thresholds (ratios) and the actions they demand."""
+class Thresholds:
+    """The review-log method's failure-rate thresholds (ratios) and the actions they demand,
+    judged by the same engine as a spec's policies."""
 
     budget: float = 0.20
     warning: float | None = 0.30
@@ -47,15 +51,32 @@ class Policy:
         }
     )
 
-    def status(self, failure_rate: float) -> str:
-        """within_budget, over_budget, warning or red_line."""
-        if self.red_line is not None and failure_rate > self.red_line:
-            return "red_line"
-        if self.warning is not None and failure_rate > self.warning:
-            return "warning"
-        if failure_rate > self.budget:
-            return "over_budget"
-        return "within_budget"
+    def policies(self) -> tuple[Policy, ...]:
+        """The warning and the red line as failure-rate policies."""
+        pairs = (("warning", self.warning), ("red_line", self.red_line))
+        given = [(n, t) for n, t in pairs if t is not None]
+        ratios = sorted((Decimal(repr(t)), n) for n, t in given)
+        return tuple(
+            Policy(
+                name=name,
+                kind="failure_rate",
+                threshold=ratio,
+                until=ratios[i + 1][0] if i + 1 < len(ratios) else None,
+                action=self.actions[name],
+                severity="ticket",
+            )
+            for i, (ratio, name) in enumerate(ratios)
+        )
+
+    def judge(self, failure_rate: float, remaining: float) -> Status:
+        """within_budget, over_budget (nothing of the budget remains), warning or red_line."""
+        return judge(
+            self.policies(),
+            failure_rate,
+            remaining,
+            exhausted=Status("over_budget", self.actions["over_budget"]),
+            within=Status("within_budget", self.actions["within_budget"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -106,7 +127,7 @@ def csv_report(
     rows: Sequence[Row],
     since: dt.date,
     until: dt.date,
-    policy: Policy,
+    thresholds: Thresholds,
     min_runs: int = 10,
 ) -> Report:
     """The report for ``since``..``until`` (inclusive) of a review log."""
@@ -117,9 +138,12 @@ def csv_report(
     runs = sum(counts.values())
     failures = sum(counts[c] for c in BAD_COLUMNS)
     rate = failures / runs if runs else 0.0
-    allowed = policy.budget * runs
+    allowed = thresholds.budget * runs
+    # Exact, so that a failure rate equal to the budget leaves 0 and not a rounding error.
+    exact = 1 - Fraction(failures) / (Fraction(repr(thresholds.budget)) * runs) if runs else 1
+    remaining = float(exact)
     previous = _rate(before)
-    status = policy.status(rate)
+    status = thresholds.judge(rate, remaining)
     breakdowns = {
         name: _breakdown(current, attr, allowed, min_runs)
         for name, attr in (("task", "task"), ("model", "model"), ("prompt", "prompt"))
@@ -133,13 +157,13 @@ def csv_report(
         shares={c: (n / runs if runs else 0.0) for c, n in counts.items()},
         failures=failures,
         failure_rate=rate,
-        budget=policy.budget,
+        budget=thresholds.budget,
         allowed_failures=allowed,
-        budget_remaining=(1 - failures / allowed) if allowed else 1.0,
+        budget_remaining=remaining,
         runs_left=allowed - failures,
-        burn_rate=rate / policy.budget,
-        status=status,
-        action=policy.actions[status],
+        burn_rate=rate / thresholds.budget,
+        status=status.name,
+        action=status.action,
         previous_failure_rate=previous,
         change_pp=None if previous is None else (rate - previous) * 100,
         breakdowns=breakdowns,
@@ -217,7 +241,7 @@ def prometheus_report(prom: Prometheus, slo: SLO, at: float) -> Report:
     if remaining is None:
         remaining = 1 - failures / allowed if allowed else 1.0
     counts, breakdowns = _raw_figures(prom, slo, at)
-    status, action = _policy_status(slo, rate, remaining)
+    status = judge(slo.policies, rate, remaining, Status("exhausted", slo.exhausted_action))
     until = dt.datetime.fromtimestamp(at, dt.UTC)
     since = until - dt.timedelta(seconds=period)
     return Report(
@@ -236,8 +260,8 @@ def prometheus_report(prom: Prometheus, slo: SLO, at: float) -> Report:
         budget_remaining=remaining,
         runs_left=allowed - failures,
         burn_rate=rate / budget if budget else 0.0,
-        status=status,
-        action=action,
+        status=status.name,
+        action=status.action,
         previous_failure_rate=previous,
         change_pp=None if previous is None else (rate - previous) * 100,
         breakdowns={
@@ -298,23 +322,6 @@ def _raw_figures(
         ]
         breakdowns[label] = sorted(items, key=lambda b: (-b.failures, -b.failure_rate, b.value))
     return dict(sorted(counts.items())), breakdowns
-
-
-def _policy_status(slo: SLO, rate: float, remaining: float) -> tuple[str, str]:
-    """The spec's policy status for these figures, and the action it demands."""
-    rates = [p for p in slo.policies if p.kind == "failure_rate" and rate > float(p.threshold)]
-    if rates:
-        worst = max(rates, key=lambda p: p.threshold)
-        return worst.name, worst.action
-    if remaining <= 0:
-        return "exhausted", slo.exhausted_action
-    budgets = [
-        p for p in slo.policies if p.kind == "budget_remaining" and remaining < float(p.threshold)
-    ]
-    if budgets:
-        worst = min(budgets, key=lambda p: p.threshold)
-        return worst.name, worst.action
-    return "within_budget", "Keep going."
 
 
 _STATUS_WORDS: Final = {

@@ -181,3 +181,15 @@ def test_each_report_accepts_only_the_options_it_honours() -> None:
     assert result.exit_code == 2
     assert "No such option" in result.output
     assert "--prometheus" in result.output
+
+
+def test_a_failure_rate_equal_to_the_budget_spends_it_all() -> None:
+    """5 failures in 16 runs against a 31.25% budget: 5 allowed, 5 spent, 0 remains (not a
+    rounding error either side), and the status is the one the generated exhausted-budget
+    alert (remaining <= 0) would give: over budget."""
+    report = _json("--budget", "31.25", "--warning", "40", "--red-line", "60")
+    assert report["allowed_failures"] == 5.0
+    assert report["budget_remaining"] == 0.0
+    assert report["status"] == "over_budget"
+    just_under = _json("--budget", "31.26", "--warning", "40", "--red-line", "60")
+    assert just_under["status"] == "within_budget"

@@ -92,9 +92,9 @@ def report_csv(
     first = since.date() if since else last - datetime.timedelta(days=6)
     if first > last:
         raise click.UsageError("--since is after --until")
-    policy = reports.Policy(budget / 100, warning / 100, red_line / 100)
+    thresholds = reports.Thresholds(budget / 100, warning / 100, red_line / 100)
     click.echo(
-        reports.render(reports.csv_report(rows, first, last, policy, min_runs), fmt), nl=False
+        reports.render(reports.csv_report(rows, first, last, thresholds, min_runs), fmt), nl=False
     )
 
 
