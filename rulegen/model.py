@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, Literal
@@ -36,7 +36,6 @@ __all__ = [
     "Workflow",
     "ZeroTolerance",
     "schedule",
-    "share_percent",
     "span",
 ]
 
@@ -246,16 +245,6 @@ class Workflow:
     def bad_outcomes(self) -> list[str]:
         """The outcomes that spend error budget, sorted."""
         return sorted(o for o, c in self.outcomes.items() if is_bad(c))
-
-
-def share_percent(share: Decimal) -> str:
-    """A budget share as a percentage to three significant digits: 0.008333… → '0.833%'."""
-    if share == 0:
-        return "0%"
-    percent = share * 100
-    exponent = percent.adjusted() - 2
-    rounded = percent.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_EVEN)
-    return format(rounded.normalize(), "f") + "%"
 
 
 def span(phases: Sequence[Phase], index: int) -> str:

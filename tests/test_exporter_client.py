@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from exporters import catalog_of
+from exporters import TRIAGE, catalog_of
 from prometheus_client import CollectorRegistry
 
 from exporter.catalog import Catalog
@@ -19,19 +19,9 @@ from exporter.server import make_server
 from exporter.store import Store
 from exporter.testing import FakeRecorder
 
-SPEC = """\
-apiVersion: agent-slo/v1
-workflow: triage
-dimensions:
-  model: {max_values: 5}
-slos:
-  - name: triage-success
-    sli: {outcomes: {}}
-"""
-
 
 def _catalog() -> Catalog:
-    return catalog_of(SPEC)
+    return catalog_of(TRIAGE)
 
 
 class Running:

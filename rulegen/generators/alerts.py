@@ -14,8 +14,8 @@ from rulegen.generators.recording import (
     ratio_record,
     slo_labels,
 )
-from rulegen.model import SLO, BurnTier, Policy, Workflow, schedule, share_percent, span
-from rulegen.numbers import percent
+from rulegen.model import SLO, BurnTier, Policy, Workflow, schedule, span
+from rulegen.numbers import percent, share_percent
 
 __all__ = ["alerts_group", "zero_tolerance_group"]
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from rulegen import burn
 from rulegen.durations import format_duration, parse_duration
 from rulegen.loader import Loc
-from rulegen.model import RISK_DEFAULTS, SLO, BurnTier, Phase, share_percent, span
-from rulegen.numbers import percent
+from rulegen.model import RISK_DEFAULTS, SLO, BurnTier, Phase, span
+from rulegen.numbers import percent, share_percent
 from rulegen.resolve.alerting import resolve_absence, resolve_tiers, slo_alerting
 from rulegen.resolve.labels import check_labels
 from rulegen.resolve.phases import resolve_phases
