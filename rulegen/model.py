@@ -173,11 +173,6 @@ class SLO:
     dashboard_url: str | None
     notes: tuple[str, ...]
 
-    @property
-    def objective(self) -> Decimal:
-        """The objective in force before any tightening step."""
-        return self.phases[0].objective
-
     def phase_at(self, when: float) -> Phase:
         """The objective in force at Unix time ``when`` (the schedule's last step begun)."""
         current = self.phases[0]

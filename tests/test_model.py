@@ -27,7 +27,7 @@ def test_risk_tier_supplies_objective_and_guards() -> None:
     """Each risk tier has its own default objective, page severity and low-traffic guard."""
     low = _slo(OUTCOMES, "tier: low\n")
     high = _slo(OUTCOMES, "tier: high\n")
-    assert (low.objective, high.objective) == (Decimal("0.9"), Decimal("0.99"))
+    assert (low.phases[0].objective, high.phases[0].objective) == (Decimal("0.9"), Decimal("0.99"))
     assert {t.severity for t in low.tiers} == {"ticket"}
     assert [t.severity for t in high.tiers] == ["page", "page", "ticket", "ticket"]
     assert {t.min_bad_events for t in low.tiers} == {5}
