@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from rulegen.model import Policy
 
-__all__ = ["WITHIN_BUDGET", "Status", "judge"]
+__all__ = ["NOT_ENOUGH_RUNS", "WITHIN_BUDGET", "Status", "judge", "remaining", "worst_first"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class Status:
 
 
 WITHIN_BUDGET = Status("within_budget", "Keep going.")
+#: A row (a task, a model, ...) with fewer runs than the report's minimum: no verdict yet.
+NOT_ENOUGH_RUNS = Status("not_enough_runs", "Not enough runs yet: keep recording.")
 
 
 def judge(
@@ -45,3 +48,20 @@ def judge(
         worst = min(low, key=lambda p: p.threshold)
         return Status(worst.name, worst.action)
     return within
+
+
+def worst_first(policies: Sequence[Policy], exhausted: Status) -> list[str]:
+    """Every status :func:`judge` can give but within budget, the most severe first."""
+    rates = sorted((p for p in policies if p.kind == "failure_rate"), key=lambda p: -p.threshold)
+    lows = sorted((p for p in policies if p.kind == "budget_remaining"), key=lambda p: p.threshold)
+    return [p.name for p in rates] + [exhausted.name] + [p.name for p in lows]
+
+
+def remaining(failures: float, runs: float, budget: float) -> float:
+    """The share of the budget left after ``failures`` in ``runs`` at a ``budget`` ratio (1
+    untouched, 0 spent, negative overspent), worked out exactly from the decimal the budget
+    was written as, so that a failure rate equal to the budget leaves 0."""
+    if not runs:
+        return 1.0
+    allowed = Fraction(repr(budget)) * Fraction(repr(runs))  # a budget is above 0
+    return float(1 - Fraction(repr(failures)) / allowed)

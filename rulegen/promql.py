@@ -210,6 +210,11 @@ def min_over_time(range_: str) -> str:
     return f"min_over_time({range_})"
 
 
+def sum_over_time(range_: str) -> str:
+    """``sum_over_time(range)``."""
+    return f"sum_over_time({range_})"
+
+
 def timestamp(expr: Expr) -> str:
     """``timestamp(expr)``: each sample's time."""
     return f"timestamp({_text(expr)})"
@@ -487,6 +492,24 @@ def baseline_runs(counters: Selector, canary: Matcher, window: str) -> str:
 def previous_period(record: str, slo: SLO) -> str:
     """A recorded series of the SLO, one period ago."""
     return offset(slo_selector(record, slo), slo.period_name)
+
+
+def recorded_runs(slo: SLO, kind: Literal["events", "bad_events"], seconds: int) -> str:
+    """The SLO's runs of ``kind`` within the ``seconds`` before the evaluation, exactly: the
+    sum of its recorded steps (as many as the window holds)."""
+    steps = slo_selector(names.rec_step(kind), slo)
+    return sum_over_time(range_vector(steps, open_range(seconds)))
+
+
+def runs_within(labels: Sequence[str], counters: Selector, seconds: int) -> str:
+    """By ``labels``: the runs each series of ``counters`` counted within the ``seconds``
+    before the evaluation, as whole numbers: its last value in the window less its value in
+    the hour before the window, or less 0 for a series new in the window. Exact for
+    counters that never reset (the exporter keeps its counters across restarts)."""
+    window = format_duration(seconds)
+    last = last_over_time(range_vector(counters, window))
+    before = last_over_time(offset(range_vector(counters, format_duration(GAP_BRIDGE)), window))
+    return sum_by(labels, binary(last, "-", parens(binary(before, "or", binary(last, "*", 0)))))
 
 
 def series_seen(counters: Selector, window: str) -> str:

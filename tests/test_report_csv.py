@@ -86,15 +86,65 @@ def test_thresholds_from_the_command_line() -> None:
 
 
 def test_table_and_markdown() -> None:
-    """The terminal table and the Markdown say the status, the action and flag small samples."""
+    """The terminal table and the Markdown say the status, the action, each row's verdict and
+    flag small samples (under the default 10 runs, every task row)."""
     for fmt, marker in (("table", "WARNING: failure rate 31.2%"), ("markdown", "**WARNING**")):
         result = CliRunner().invoke(main, ["report", "csv", str(LOG), "--format", fmt])
         assert result.exit_code == 0, result.output
         assert marker in result.output
         assert "+21.2 pp against the previous period" in result.output
-        assert "too few runs yet" in result.output
+        assert "not enough runs yet" in result.output
     md = CliRunner().invoke(main, ["report", "csv", str(LOG), "--format", "markdown"]).output
-    assert "| regex parser | 5 | 4 | 80% | 125% | too few runs yet |" in md
+    assert "| regex parser | 5 | 4 | 80% | 125% | not enough runs yet |" in md
+    assert "| gpt-4o | 10 | 5 | 50% | 156% | WARNING |" in md
+
+
+def test_every_row_gets_the_verdict_of_the_whole_thresholds() -> None:
+    """With 5 runs enough: regex parser 4 bad of 5 (80% > the 50% red line), prompt v1 5 of
+    6 (83%): red line; gpt-4o 5 of 10 (50%, not above 50, above 30): warning; unit tests 0
+    of 6, claude-3.5 0 of 6, v2 0 of 10: within budget; auth middleware (1 run) and api
+    endpoint (4): not enough runs yet. What to act on first lists the red line first."""
+    report = _json("--min-runs", "5")
+    verdicts = {
+        (name, b["value"]): b["status"] for name, rows in report["breakdowns"].items() for b in rows
+    }
+    assert verdicts == {
+        ("task", "regex parser"): "red_line",
+        ("task", "auth middleware"): "not_enough_runs",
+        ("task", "api endpoint"): "not_enough_runs",
+        ("task", "unit tests"): "within_budget",
+        ("model", "gpt-4o"): "warning",
+        ("model", "claude-3.5"): "within_budget",
+        ("prompt", "v1"): "red_line",
+        ("prompt", "v2"): "within_budget",
+    }
+    stop = "Stop using AI for this task; do it by hand until the prompts are fixed."
+    regex = report["breakdowns"]["task"][0]
+    assert (regex["value"], regex["action"]) == ("regex parser", stop)
+    assert report["act_on"] == [
+        {"status": "red_line", "action": stop, "rows": ["task regex parser", "prompt v1"]},
+        {
+            "status": "warning",
+            "action": "Tighten prompt constraints for the tasks burning the budget.",
+            "rows": ["model gpt-4o"],
+        },
+    ]
+    table = CliRunner().invoke(main, ["report", "csv", str(LOG), "--min-runs", "5"]).output
+    assert f"- RED LINE: task regex parser, prompt v1. {stop}" in table
+    assert "regex parser     5     4         80%           125%           RED LINE" in table
+
+
+def test_a_row_over_its_own_allowance_but_under_the_warning_is_over_budget() -> None:
+    """Against a 10% budget, 35% warning, 90% red line: unit tests 0 of 6 within; gpt-4o 5 of
+    10 (50%): warning; claude-3.5 0 of 6: within. With the warning at 60%: gpt-4o's 5 bad runs
+    exceed its 1 allowed (10% of 10): over budget."""
+    rows = _json("--min-runs", "5", "--budget", "10", "--warning", "35", "--red-line", "90")
+    assert rows["breakdowns"]["model"][0]["status"] == "warning"
+    rows = _json("--min-runs", "5", "--budget", "10", "--warning", "60", "--red-line", "90")
+    assert [(b["value"], b["status"]) for b in rows["breakdowns"]["model"]] == [
+        ("gpt-4o", "over_budget"),
+        ("claude-3.5", "within_budget"),
+    ]
 
 
 def test_bad_rows_are_reported_with_line_numbers() -> None:
@@ -155,7 +205,8 @@ def test_html_is_self_contained() -> None:
     assert result.exit_code == 0, result.output
     page = result.output
     assert page.startswith("<!doctype html>")
-    assert '<span class="status warning">WARNING</span>' in page
+    assert '<span class="status warn">WARNING</span>' in page
+    assert '<span class="verdict none" title="Not enough runs yet: keep recording.">' in page
     assert "2026-03-29: 5 failure(s) so far, 3.2 allowed" in page
     assert page.count("<rect") == 7 + 4 + 2 + 2  # 7 days, 4 tasks, 2 models, 2 prompts
     assert "http" not in page.replace("<!doctype html>", "")  # nothing fetched from elsewhere
@@ -171,12 +222,11 @@ def test_thresholds_in_the_wrong_order_are_a_usage_error() -> None:
 
 
 def test_each_report_accepts_only_the_options_it_honours() -> None:
-    """`report prometheus` has no policy thresholds (they come from the specs), and
-    `report csv` no Prometheus: an option that would be ignored is a usage error."""
-    result = CliRunner().invoke(main, ["report", "prometheus", "--budget", "20"])
+    """`report csv` has no Prometheus, and `report prometheus` takes a warning or a red line
+    only with the budget they escalate: an option that would be ignored is a usage error."""
+    result = CliRunner().invoke(main, ["report", "prometheus", "--warning", "30"])
     assert result.exit_code == 2
-    assert "No such option" in result.output
-    assert "--budget" in result.output
+    assert "--warning and --red-line go with --budget" in result.output
     result = CliRunner().invoke(main, ["report", "csv", str(LOG), "--prometheus", "http://x"])
     assert result.exit_code == 2
     assert "No such option" in result.output

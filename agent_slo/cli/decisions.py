@@ -101,36 +101,99 @@ def report_csv(
 @report.command(name="prometheus")
 @_PROMETHEUS
 @click.option("--specs", default=DEFAULT_SPECS, show_default=True, help="Spec files or folders.")
-@click.option("--slo", "slo_name", help="One SLO (default: every SLO).")
+@click.option("--slo", "slo_name", help="One SLO (default: every SLO, as one review).")
+@click.option(
+    "--all", "every_slo", is_flag=True, help="Every SLO of the specs, the worst first (default)."
+)
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Start of the period (00:00 UTC; default: one SLO period before --until).",
+)
 @click.option(
     "--until",
     type=click.DateTime(["%Y-%m-%d"]),
     help="End of the period (00:00 UTC of that day; default: now).",
 )
+@click.option(
+    "--budget",
+    type=click.FloatRange(0, 100, min_open=True, max_open=True),
+    help="Acceptable failure rate, percent, instead of the SLO's objective in force.",
+)
+@click.option(
+    "--warning", type=click.FloatRange(0, 100), help="Warning threshold, percent (with --budget)."
+)
+@click.option(
+    "--red-line", type=click.FloatRange(0, 100), help="Red line, percent (with --budget)."
+)
+@click.option(
+    "--min-runs",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows with fewer runs get no verdict yet.",
+)
 @_FORMAT
 def report_prometheus(
-    prometheus_url: str, specs: str, slo_name: str | None, until: datetime.datetime | None, fmt: str
+    prometheus_url: str,
+    specs: str,
+    slo_name: str | None,
+    every_slo: bool,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
+    budget: float | None,
+    warning: float | None,
+    red_line: float | None,
+    min_runs: int,
+    fmt: str,
 ) -> None:
-    """Report on SLOs from their recorded budget: the policy, objective and period come from
-    the specs, the figures from the generated rules in Prometheus."""
+    """Report on SLOs from their recorded budget: the policies, objective in force and period
+    come from the specs (or --budget, --warning, --red-line), the figures from the generated
+    rules in Prometheus. Without --slo, one review of every SLO, the worst first."""
     from decisions import report as reports  # noqa: PLC0415 - only this command needs them
     from decisions.promapi import Prometheus, PrometheusError  # noqa: PLC0415
 
+    if slo_name is not None and every_slo:
+        raise click.UsageError("--slo and --all exclude each other")
+    if budget is None and (warning is not None or red_line is not None):
+        raise click.UsageError("--warning and --red-line go with --budget")
+    given = [t for t in (budget, warning, red_line) if t is not None]
+    if given != sorted(given):
+        raise click.UsageError(
+            "expected --budget ≤ --warning ≤ --red-line: each threshold escalates the one before"
+        )
     slos = [s for w in load_workflows((specs,), "nothing was reported") for s in w.slos]
     if slo_name is not None:
         slos = [s for s in slos if s.name == slo_name]
         if not slos:
             raise click.UsageError(f"unknown SLO {slo_name!r}")
     at = until.replace(tzinfo=datetime.UTC) if until else datetime.datetime.now(datetime.UTC)
+    start = since.replace(tzinfo=datetime.UTC) if since else None
+    if start is not None and start >= at:
+        raise click.UsageError("--since is not before --until")
+    options = reports.Options(
+        thresholds=None
+        if budget is None
+        else reports.Thresholds(
+            budget / 100,
+            None if warning is None else warning / 100,
+            None if red_line is None else red_line / 100,
+        ),
+        since=None if start is None else start.timestamp(),
+        min_runs=min_runs,
+    )
     prom = Prometheus(prometheus_url)
     try:
-        found = [reports.prometheus_report(prom, slo, at.timestamp()) for slo in slos]
+        found = [reports.prometheus_report(prom, slo, at.timestamp(), options) for slo in slos]
     except PrometheusError as exc:
         raise DomainFailure(str(exc)) from exc
-    if fmt == "json":
-        click.echo(json.dumps([json.loads(r.to_json()) for r in found], indent=2, sort_keys=True))
+    if slo_name is not None:
+        if fmt == "json":
+            click.echo(json.dumps([json.loads(found[0].to_json())], indent=2, sort_keys=True))
+            return
+        click.echo(reports.render(found[0], fmt), nl=False)
         return
-    click.echo("\n".join(reports.render(r, fmt) for r in found), nl=False)
+    click.echo(reports.render_review(found, fmt), nl=False)
 
 
 @click.group(name="import")

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from decisions.report.figures import Breakdown, Report, Thresholds
 from decisions.report.from_log import csv_report
-from decisions.report.from_prometheus import prometheus_report
-from decisions.report.render import render
+from decisions.report.from_prometheus import NO_DATA, Options, prometheus_report
+from decisions.report.render import render, render_review
 
-__all__ = ["Breakdown", "Report", "Thresholds", "csv_report", "prometheus_report", "render"]
+__all__ = [
+    "NO_DATA",
+    "Breakdown",
+    "Options",
+    "Report",
+    "Thresholds",
+    "csv_report",
+    "prometheus_report",
+    "render",
+    "render_review",
+]

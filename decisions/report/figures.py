@@ -4,14 +4,15 @@ thresholds."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from decisions.policy import Status, judge
+from decisions.policy import NOT_ENOUGH_RUNS, Status, judge, remaining, worst_first
 from rulegen.model import Policy
 
-__all__ = ["SCHEMA", "Breakdown", "Report", "Thresholds"]
+__all__ = ["SCHEMA", "Breakdown", "Focus", "Report", "RowJudge", "Thresholds"]
 
 SCHEMA: Final = "agent-slo/report/v1"
 
@@ -51,15 +52,25 @@ class Thresholds:
             for i, (ratio, name) in enumerate(ratios)
         )
 
-    def judge(self, failure_rate: float, remaining: float) -> Status:
-        """within_budget, over_budget (nothing of the budget remains), warning or red_line."""
+    def judge(self, failure_rate: float, left: float) -> Status:
+        """within_budget, over_budget (nothing of the budget left), warning or red_line."""
         return judge(
             self.policies(),
             failure_rate,
-            remaining,
-            exhausted=Status("over_budget", self.actions["over_budget"]),
+            left,
+            exhausted=self.exhausted,
             within=Status("within_budget", self.actions["within_budget"]),
         )
+
+    @property
+    def exhausted(self) -> Status:
+        """The status of a spent budget."""
+        return Status("over_budget", self.actions["over_budget"])
+
+    def rows(self, min_runs: int) -> RowJudge:
+        """The verdicts of breakdown rows under these thresholds."""
+        order = worst_first(self.policies(), self.exhausted)
+        return RowJudge(self.judge, self.budget, min_runs, order)
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,69 @@ class Breakdown:
     failure_rate: float
     budget_share: float  # its failures / the period's allowed failures
     meaningful: bool  # enough runs to draw a conclusion
+    status: str  # judged by the same thresholds as the whole, or not_enough_runs
+    action: str
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The rows one status puts first on the list of what to act on."""
+
+    status: str
+    action: str
+    rows: list[str]  # "task regex parser", "model gpt-4o"
+
+
+class RowJudge:
+    """A row's verdict under the report's thresholds: its own failure rate and the share of
+    its own allowance (budget x its runs) left, judged like the whole; fewer runs than
+    ``min_runs``, no verdict."""
+
+    def __init__(
+        self,
+        judge: Callable[[float, float], Status],
+        budget: float,
+        min_runs: int,
+        worst_first: Sequence[str],
+    ) -> None:
+        self.judge = judge
+        self.budget = budget
+        self.min_runs = min_runs
+        self.worst_first = list(worst_first)
+
+    def row(self, value: str, runs: int, failures: int, allowed: float) -> Breakdown:
+        """The breakdown row of ``value``; ``allowed``: the period's allowed failures."""
+        rate = failures / runs if runs else 0.0
+        meaningful = runs >= self.min_runs
+        status = (
+            self.judge(rate, remaining(failures, runs, self.budget))
+            if meaningful
+            else NOT_ENOUGH_RUNS
+        )
+        return Breakdown(
+            value=value,
+            runs=runs,
+            failures=failures,
+            failure_rate=rate,
+            budget_share=failures / allowed if allowed else 0.0,
+            meaningful=meaningful,
+            status=status.name,
+            action=status.action,
+        )
+
+    def act_on(self, breakdowns: Mapping[str, Sequence[Breakdown]]) -> list[Focus]:
+        """Rows past a threshold, grouped by status, the most severe first."""
+        out = []
+        for name in self.worst_first:
+            rows = [
+                (b, f"{dimension} {b.value}")
+                for dimension, items in breakdowns.items()
+                for b in items
+                if b.status == name
+            ]
+            if rows:
+                out.append(Focus(name, rows[0][0].action, [label for _, label in rows]))
+        return out
 
 
 @dataclass(frozen=True)
@@ -99,6 +173,9 @@ class Report:
     slo: str = ""
     objective: float | None = None
     schedule: list[tuple[str, float]] = field(default_factory=list)  # tightening: date, objective
+    act_on: list[Focus] = field(default_factory=list)  # the rows to act on first
+    notes: list[str] = field(default_factory=list)  # what the figures do not show alone
+    severity: list[str] = field(default_factory=list)  # statuses past a threshold, worst first
     schema: str = SCHEMA
 
     def to_json(self) -> str:

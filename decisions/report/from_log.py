@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import Final
 
-from decisions.report.figures import Breakdown, Report, Thresholds
+from decisions.policy import remaining
+from decisions.report.figures import Breakdown, Report, RowJudge, Thresholds
 from decisions.reviewlog import COUNT_COLUMNS, OUTCOME_OF, Row
 from rulegen.taxonomy import DEFAULT_OUTCOMES, is_bad
 
@@ -35,13 +35,12 @@ def csv_report(
     failures = sum(counts[c] for c in BAD_COLUMNS)
     rate = failures / runs if runs else 0.0
     allowed = thresholds.budget * runs
-    # Exact, so that a failure rate equal to the budget leaves 0 and not a rounding error.
-    exact = 1 - Fraction(failures) / (Fraction(repr(thresholds.budget)) * runs) if runs else 1
-    remaining = float(exact)
+    left = remaining(failures, runs, thresholds.budget)
     previous = _rate(before)
-    status = thresholds.judge(rate, remaining)
+    status = thresholds.judge(rate, left)
+    rows_judge = thresholds.rows(min_runs)
     breakdowns = {
-        name: _breakdown(current, attr, allowed, min_runs)
+        name: _breakdown(current, attr, allowed, rows_judge)
         for name, attr in (("task", "task"), ("model", "model"), ("prompt", "prompt"))
         if any(getattr(r, attr) for r in current)
     }
@@ -55,7 +54,7 @@ def csv_report(
         failure_rate=rate,
         budget=thresholds.budget,
         allowed_failures=allowed,
-        budget_remaining=remaining,
+        budget_remaining=left,
         runs_left=allowed - failures,
         burn_rate=rate / thresholds.budget,
         status=status.name,
@@ -64,6 +63,8 @@ def csv_report(
         change_pp=None if previous is None else (rate - previous) * 100,
         breakdowns=breakdowns,
         daily=_daily(current, since, until),
+        act_on=rows_judge.act_on(breakdowns),
+        severity=rows_judge.worst_first,
     )
 
 
@@ -87,23 +88,13 @@ def _rate(rows: Sequence[Row]) -> float | None:
     return sum(counts[c] for c in BAD_COLUMNS) / runs if runs else None
 
 
-def _breakdown(rows: Sequence[Row], attr: str, allowed: float, min_runs: int) -> list[Breakdown]:
+def _breakdown(rows: Sequence[Row], attr: str, allowed: float, judge: RowJudge) -> list[Breakdown]:
     groups: dict[str, list[Row]] = {}
     for row in rows:
         groups.setdefault(getattr(row, attr) or "(none)", []).append(row)
     out = []
     for value, members in groups.items():
         counts = _counts(members)
-        runs = sum(counts.values())
         failures = sum(counts[c] for c in BAD_COLUMNS)
-        out.append(
-            Breakdown(
-                value=value,
-                runs=runs,
-                failures=failures,
-                failure_rate=failures / runs,
-                budget_share=failures / allowed if allowed else 0.0,
-                meaningful=runs >= min_runs,
-            )
-        )
+        out.append(judge.row(value, sum(counts.values()), failures, allowed))
     return sorted(out, key=lambda b: (-b.failures, -b.failure_rate, b.value))

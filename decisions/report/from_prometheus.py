@@ -1,127 +1,181 @@
-"""The report of an SLO from Prometheus (``agent-slo report prometheus``): its recorded period
-figures from the generated rules, judged by the spec's policies, and breakdowns from the raw
-counters."""
+"""The report of an SLO from Prometheus (``agent-slo report prometheus``).
+
+Every figure is a count of runs, exact: the SLO's runs and bad runs from its recorded
+steps (the generated rules count each run once, whatever the scrapes did), the outcomes and
+the rows of each dimension from the raw counters' values at both ends of the period (whole
+numbers, never the extrapolated ``increase()``). The rows of a breakdown add up to the
+outcomes' total; where that total differs from the recorded one (history before the first
+scrape, a target gone), the report says so.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from decisions.policy import Status, judge
-from decisions.promapi import Prometheus, PrometheusError
-from decisions.report.figures import Breakdown, Report
-from rulegen import names, promql
+from decisions.policy import Status, judge, remaining, worst_first
+from decisions.promapi import Prometheus
+from decisions.report.figures import Breakdown, Report, RowJudge, Thresholds
+from rulegen import burn, names, promql
 from rulegen.model import SLO
+from rulegen.selectors import Selector
 
-__all__ = ["prometheus_report"]
+__all__ = ["NO_DATA", "Options", "prometheus_report"]
+
+#: An SLO without recorded runs: nothing to judge.
+NO_DATA = Status(
+    "no_data", "No runs recorded yet: check that the exporter is scraped and the rules loaded."
+)
 
 
-def prometheus_report(prom: Prometheus, slo: SLO, at: float) -> Report:
-    """The report of ``slo`` over its own period ending at Unix time ``at``, from the
-    generated recording rules (and raw counters for the breakdowns)."""
-    period = slo.period
+@dataclass(frozen=True)
+class Options:
+    """What the reader may change: the thresholds (default: the SLO's policies and its
+    objective in force), the start of the period (default: one SLO period before its end) and
+    the runs a row needs for a verdict."""
 
-    def value(record: str) -> float | None:
-        return prom.scalar(promql.slo_selector(record, slo), at)
+    thresholds: Thresholds | None = None
+    since: float | None = None
+    min_runs: int = 10
 
-    def period_ago(record: str) -> float | None:
-        return prom.scalar(promql.previous_period(record, slo), at)
 
-    runs = value(names.REC_PERIOD_EVENTS)
-    if runs is None:
-        raise PrometheusError(
-            f"no {names.REC_PERIOD_EVENTS} for {slo.name}: are the generated rules loaded?"
-        )
-    failures = value(names.REC_PERIOD_BAD) or 0.0
-    budget = value(names.REC_ERROR_BUDGET) or float(slo.phase_at(at).budget)
-    objective = value(names.REC_OBJECTIVE)
-    remaining = value(names.REC_PERIOD_REMAINING)
-    allowed = value(names.REC_PERIOD_ALLOWED) or budget * runs
-    previous_runs = period_ago(names.REC_PERIOD_EVENTS)
-    previous_bad = period_ago(names.REC_PERIOD_BAD)
-    rate = failures / runs if runs else 0.0
-    previous = previous_bad / previous_runs if previous_runs and previous_bad is not None else None
-    if remaining is None:
-        remaining = 1 - failures / allowed if allowed else 1.0
-    counts, breakdowns = _raw_figures(prom, slo, at)
-    status = judge(slo.policies, rate, remaining, Status("exhausted", slo.exhausted_action))
+def prometheus_report(
+    prom: Prometheus, slo: SLO, at: float, options: Options | None = None
+) -> Report:
+    """The report of ``slo`` over the period ending at Unix time ``at``."""
+    options = options or Options()
+    seconds = round(at - options.since) if options.since is not None else slo.period
+    seconds = max(burn.STEP, seconds - seconds % burn.STEP)  # whole recorded steps
+    runs_f = prom.scalar(promql.recorded_runs(slo, "events", seconds), at)
+    failures_f = prom.scalar(promql.recorded_runs(slo, "bad_events", seconds), at)
     until = dt.datetime.fromtimestamp(at, dt.UTC)
-    since = until - dt.timedelta(seconds=period)
+    since = until - dt.timedelta(seconds=seconds)
+    budget = (
+        options.thresholds.budget
+        if options.thresholds is not None
+        else float(slo.phase_at(at).budget)
+    )
+    runs, failures = round(runs_f or 0), round(failures_f or 0)
+    rate = failures / runs if runs else 0.0
+    allowed = budget * runs
+    left = remaining(failures, runs, budget)
+    if options == Options() and runs:  # the SLO's own period: the figures its alerts read
+        allowed = prom.scalar(promql.slo_selector(names.REC_PERIOD_ALLOWED, slo), at) or allowed
+        recorded = prom.scalar(promql.slo_selector(names.REC_PERIOD_REMAINING, slo), at)
+        left = left if recorded is None else recorded
+    if options.thresholds is not None:
+        status = options.thresholds.judge(rate, left) if runs else NO_DATA
+        rows = options.thresholds.rows(options.min_runs)
+    else:
+        exhausted = Status("exhausted", slo.exhausted_action)
+        status = judge(slo.policies, rate, left, exhausted) if runs else NO_DATA
+        rows = RowJudge(
+            lambda r, b: judge(slo.policies, r, b, exhausted),
+            budget,
+            options.min_runs,
+            worst_first(slo.policies, exhausted),
+        )
+    counts, breakdowns, counted = _raw_figures(prom, slo, at, seconds, allowed, rows)
+    notes = []
+    if counted is not None and counted != runs:
+        notes.append(
+            f"The outcomes and breakdowns count {counted} runs from the raw counters against "
+            f"{runs} recorded by the rules (runs before Prometheus first scraped a target, "
+            "or a target gone, count in one and not the other)."
+        )
+    before = at - seconds
+    previous_runs = round(prom.scalar(promql.recorded_runs(slo, "events", seconds), before) or 0)
+    previous_bad = prom.scalar(promql.recorded_runs(slo, "bad_events", seconds), before)
+    previous = round(previous_bad or 0) / previous_runs if previous_runs else None
     return Report(
-        since=since.isoformat(timespec="seconds"),
-        until=until.isoformat(timespec="seconds"),
-        runs=round(runs),
+        since=_date_time(since),
+        until=_date_time(until),
+        runs=runs,
         counts=counts,
-        shares={
-            k: (v / sum(counts.values()) if sum(counts.values()) else 0.0)
-            for k, v in counts.items()
-        },
-        failures=round(failures),
+        shares={k: (v / counted if counted else 0.0) for k, v in counts.items()},
+        failures=failures,
         failure_rate=rate,
         budget=budget,
         allowed_failures=allowed,
-        budget_remaining=remaining,
+        budget_remaining=left,
         runs_left=allowed - failures,
         burn_rate=rate / budget if budget else 0.0,
         status=status.name,
         action=status.action,
         previous_failure_rate=previous,
-        change_pp=None if previous is None else (rate - previous) * 100,
-        breakdowns={
-            k: [
-                dataclasses.replace(b, budget_share=b.failures / allowed if allowed else 0.0)
-                for b in v
-            ]
-            for k, v in breakdowns.items()
-        },
-        daily=[],
+        change_pp=None if previous is None or not runs else (rate - previous) * 100,
+        breakdowns=breakdowns,
+        daily=_daily(prom, slo, at, seconds),
         slo=slo.name,
-        objective=objective,
+        objective=1 - budget,
         schedule=[
             (dt.datetime.fromtimestamp(p.start, dt.UTC).date().isoformat(), float(p.objective))
             for p in slo.phases
-            if p.start is not None
+            if p.start is not None and p.start > at
         ],
+        act_on=rows.act_on(breakdowns),
+        severity=rows.worst_first,
+        notes=notes,
     )
 
 
-def _raw_figures(
-    prom: Prometheus, slo: SLO, at: float
-) -> tuple[dict[str, int], dict[str, list[Breakdown]]]:
-    """Runs by outcome and the breakdown by each dimension, from the raw counters."""
+def _date_time(moment: dt.datetime) -> str:
+    """``2026-11-24 08:30 UTC``."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _daily(prom: Prometheus, slo: SLO, at: float, seconds: int) -> list[tuple[str, int, int]]:
+    """Runs and bad runs of each day of the period (the last one may be partial), from the
+    recorded steps."""
+    out = []
+    start = at - seconds
+    while start < at:
+        end = min(start + burn.DAY, at)
+        length = round(end - start)
+        runs = prom.scalar(promql.recorded_runs(slo, "events", length), end)
+        bad = prom.scalar(promql.recorded_runs(slo, "bad_events", length), end)
+        day = dt.datetime.fromtimestamp(start, dt.UTC).date().isoformat()
+        out.append((day, round(runs or 0), round(bad or 0)))
+        start = end
+    return out
+
+
+def _raw_figures(  # noqa: PLR0917 - the period and how to judge its rows
+    prom: Prometheus,
+    slo: SLO,
+    at: float,
+    seconds: int,
+    allowed: float,
+    rows: RowJudge,
+) -> tuple[dict[str, int], dict[str, list[Breakdown]], int | None]:
+    """Runs by outcome, the breakdown by each dimension, and the runs they count, from the
+    raw counters; nothing for an SLI without outcome counters."""
     sli = slo.sli
     if sli.kind != "outcomes" or sli.bad is None:
-        return {}, {}
-    window = slo.period_name
+        return {}, {}, None
     total, bad = sli.total, sli.bad
-    counts = {
-        r["metric"].get("outcome", "?"): round(float(r["value"][1]))
-        for r in prom.query(promql.runs_by((names.LABEL_OUTCOME,), total, window), at)
-    }
-    breakdowns: dict[str, list[Breakdown]] = {}
+
+    def by(labels: Sequence[str], counters: Selector) -> dict[str, int]:
+        return {
+            r["metric"].get(labels[0], ""): round(float(r["value"][1]))
+            for r in prom.query(promql.runs_within(labels, counters, seconds), at)
+        }
+
+    counts = {k: v for k, v in by((names.LABEL_OUTCOME,), total).items() if v}
+    counted = sum(counts.values())
+    seen = prom.query(promql.series_seen(total, promql.window_name(seconds)), at)
     labels = sorted(
-        {k for r in prom.query(promql.series_seen(total, "1h"), at) for k in r["metric"]}
-        - {"__name__", "instance", "job", "workflow", "outcome"}
+        {k for r in seen for k in r["metric"]}
+        - {"__name__", "instance", "job", names.LABEL_WORKFLOW, names.LABEL_OUTCOME}
     )
+    breakdowns: dict[str, list[Breakdown]] = {}
     for label in labels:
-        runs = {
-            r["metric"].get(label, ""): float(r["value"][1])
-            for r in prom.query(promql.runs_by((label,), total, window), at)
-        }
-        fails = {
-            r["metric"].get(label, ""): float(r["value"][1])
-            for r in prom.query(promql.runs_by((label,), bad, window), at)
-        }
+        fails = by((label,), bad)
         items = [
-            Breakdown(
-                value=v or "(none)",
-                runs=round(n),
-                failures=round(fails.get(v, 0.0)),
-                failure_rate=fails.get(v, 0.0) / n if n else 0.0,
-                budget_share=0.0,
-                meaningful=n >= 10,
-            )
-            for v, n in runs.items()
+            rows.row(value or "(none)", n, fails.get(value, 0), allowed)
+            for value, n in by((label,), total).items()
+            if n
         ]
         breakdowns[label] = sorted(items, key=lambda b: (-b.failures, -b.failure_rate, b.value))
-    return dict(sorted(counts.items())), breakdowns
+    return dict(sorted(counts.items())), breakdowns, counted

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from decisions.report.figures import Report
 
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["render"]
+__all__ = ["render", "render_review", "status_word"]
 
 _STATUS_WORDS: Final = {
     "within_budget": "WITHIN BUDGET",
     "over_budget": "OVER BUDGET",
     "warning": "WARNING",
     "red_line": "RED LINE",
+    "not_enough_runs": "not enough runs yet",
+    "no_data": "NO DATA",
 }
+
+
+def status_word(status: str) -> str:
+    """How a status reads: ``RED LINE``, ``not enough runs yet``, a policy's name in
+    capitals."""
+    return _STATUS_WORDS.get(status, status.replace("_", " ").upper())
 
 
 def render(report: Report, fmt: str) -> str:
@@ -26,15 +35,18 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "json":
         return report.to_json()
     if fmt == "html":
-        return _html(report)
-    md = fmt == "markdown"
+        return _html([report])
+    return "\n".join(_text(report, fmt == "markdown")) + "\n"
+
+
+def _text(report: Report, md: bool) -> list[str]:
     lines = []
     head = f"Error budget report {report.since} to {report.until}"
     if report.slo:
-        head = f"{report.slo}: {head.lower()}"
+        head = f"{report.slo}: error budget report {report.since} to {report.until}"
     lines.append(f"## {head}" if md else head)
     lines.append("")
-    status = _STATUS_WORDS.get(report.status, report.status.replace("_", " ").upper())
+    status = status_word(report.status)
     change = (
         f", {report.change_pp:+.1f} pp against the previous period"
         if report.change_pp is not None
@@ -45,6 +57,11 @@ def render(report: Report, fmt: str) -> str:
         f"{report.failure_rate:.1%} (budget {report.budget:.0%}){change}"
     )
     lines.append(f"Action: {report.action}")
+    if report.act_on:
+        lines.append("Act on first:")
+        lines.extend(
+            f"- {status_word(f.status)}: {', '.join(f.rows)}. {f.action}" for f in report.act_on
+        )
     if report.objective is not None:
         schedule = "".join(f", {o:.4g} from {d}" for d, o in report.schedule)
         lines.append(f"Objective now: {report.objective:.4g}{schedule}")
@@ -52,29 +69,73 @@ def render(report: Report, fmt: str) -> str:
         f"Budget remaining: {report.budget_remaining:.0%} ({report.runs_left:.1f} of "
         f"{report.allowed_failures:.1f} allowed failures left), burn rate {report.burn_rate:.2f}x"
     )
-    lines.append("")
-    rows = (
-        [("outcome", "runs", "share")]
-        + [(c, str(n), f"{report.shares[c]:.1%}") for c, n in report.counts.items()]
-        + [("total", str(report.runs), "100.0%")]
-    )
-    lines.extend(_table(rows, md))
+    if report.counts:
+        lines.append("")
+        counted = sum(report.counts.values())
+        rows = (
+            [("outcome", "runs", "share")]
+            + [(c, str(n), f"{report.shares[c]:.1%}") for c, n in report.counts.items()]
+            + [("total", str(counted), "100.0%")]
+        )
+        lines.extend(_table(rows, md))
     for name, items in report.breakdowns.items():
         lines.append("")
         lines.append(f"### By {name}" if md else f"By {name} (most budget burned first)")
-        table = [(name, "runs", "failures", "failure rate", "budget burned", "")] + [
+        table = [(name, "runs", "failures", "failure rate", "budget burned", "verdict")] + [
             (
                 b.value,
                 str(b.runs),
                 str(b.failures),
                 f"{b.failure_rate:.0%}",
                 f"{b.budget_share:.0%}",
-                "" if b.meaningful else "too few runs yet",
+                status_word(b.status),
             )
             for b in items
         ]
         lines.extend(_table(table, md))
+    if report.notes:
+        lines.append("")
+        lines.extend(f"Note: {n}" for n in report.notes)
+    return lines
+
+
+def render_review(reports: Sequence[Report], fmt: str) -> str:
+    """One review of many SLOs, the worst first: a summary line each, then each report."""
+    ordered = sorted(reports, key=_worst_first)
+    if fmt == "json":
+        return (
+            json.dumps([json.loads(r.to_json()) for r in ordered], indent=2, sort_keys=True) + "\n"
+        )
+    if fmt == "html":
+        return _html(ordered)
+    md = fmt == "markdown"
+    head = f"Weekly review: {len(ordered)} SLO(s), the worst first"
+    lines = [f"# {head}" if md else head, ""]
+    table = [("slo", "status", "budget left", "runs left", "burn", "act on first")]
+    for r in ordered:
+        first = r.act_on[0].rows[0] if r.act_on else ""
+        table.append(
+            (
+                r.slo,
+                status_word(r.status),
+                f"{r.budget_remaining:.0%}",
+                f"{r.runs_left:.1f}",
+                f"{r.burn_rate:.2f}x",
+                first,
+            )
+        )
+    lines.extend(_table(table, md))
+    for r in ordered:
+        lines.append("")
+        lines.extend(_text(r, md))
     return "\n".join(lines) + "\n"
+
+
+def _worst_first(report: Report) -> tuple[int, float, str]:
+    """No data last; otherwise a status past a threshold first, then the least budget left."""
+    if report.status == "no_data":
+        return (2, 0.0, report.slo)
+    return (0 if report.status != "within_budget" else 1, report.budget_remaining, report.slo)
 
 
 def _table(rows: Sequence[tuple[str, ...]], md: bool) -> list[str]:
@@ -101,8 +162,41 @@ def _html_templates() -> jinja2.Environment:
     )
 
 
-def _html(report: Report) -> str:
-    """A self-contained page: the figures, a burn-down chart and one chart per dimension."""
+def _html(reports: Sequence[Report]) -> str:
+    """A self-contained page: for each report its figures, a burn-down chart and one chart
+    per dimension; a summary first when there are several."""
+    return (
+        _html_templates()
+        .get_template("report.html.j2")
+        .render(
+            views=[_chart_view(r) for r in reports],
+            title=(
+                f"Error budget report {reports[0].since} to {reports[0].until}"
+                if len(reports) == 1
+                else f"Weekly review: {len(reports)} SLOs, the worst first"
+            ),
+            review=len(reports) > 1,
+            word=status_word,
+            tone=_tone,
+            pct=lambda value, digits=1: f"{value * 100:.{digits}f}%",
+        )
+    )
+
+
+def _tone(report: Report, status: str) -> str:
+    """The colour class of a status: red for the most severe, orange for a spent budget,
+    amber for any other threshold passed, green within budget, grey without a verdict."""
+    if status == "within_budget":
+        return "ok"
+    if status in ("not_enough_runs", "no_data"):
+        return "none"
+    if status in ("over_budget", "exhausted"):
+        return "spent"
+    return "severe" if report.severity and status == report.severity[0] else "warn"
+
+
+def _chart_view(report: Report) -> dict[str, Any]:
+    """What the page draws of one report."""
     days = report.daily or [(report.since, 0, 0)]
     top = max(report.failures, report.allowed_failures, 1.0)
     width = 580 / len(days)
@@ -127,15 +221,9 @@ def _html(report: Report) -> str:
         )
         points.append(f"{x + width / 2:.1f},{190 - 170 * allowed / top:.1f}")
     widest = max((b.budget_share for items in report.breakdowns.values() for b in items), default=1)
-    return (
-        _html_templates()
-        .get_template("report.html.j2")
-        .render(
-            r=report,
-            status_word=_STATUS_WORDS.get(report.status, report.status.replace("_", " ").upper()),
-            burndown=bars,
-            allowed_line=" ".join(points),
-            pct=lambda value, digits=1: f"{value * 100:.{digits}f}%",
-            bar=lambda share: round(360 * share / max(widest, 1e-9), 1),
-        )
-    )
+    return {
+        "r": report,
+        "burndown": bars,
+        "allowed_line": " ".join(points),
+        "bar": lambda share: round(360 * share / max(widest, 1e-9), 1),
+    }
