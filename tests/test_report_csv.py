@@ -243,3 +243,42 @@ def test_a_failure_rate_equal_to_the_budget_spends_it_all() -> None:
     assert report["status"] == "over_budget"
     just_under = _json("--budget", "31.26", "--warning", "40", "--red-line", "60")
     assert just_under["status"] == "within_budget"
+
+
+def test_the_readme_shows_the_report_as_it_prints() -> None:
+    """The README's example output is the command's output, byte for byte."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    command = "$ agent-slo report csv tests/reviewlog/log.csv --min-runs 5\n"
+    shown = readme.split(command, 1)[1].split("```", 1)[0]
+    result = CliRunner().invoke(main, ["report", "csv", str(LOG), "--min-runs", "5"])
+    assert result.exit_code == 0, result.output
+    assert shown == result.output
+
+
+def test_the_whole_log_gives_the_weekly_shell_summary_figures() -> None:
+    """The shell summary teams start from (count rows, sum each column with awk, divide with
+    bc at scale 1) prints for this log: 26 generations; accepted as is 15 (57.6%), minor fixes
+    5 (19.2%), major rewrites 2 (7.6%), rejected 4 (15.3%); failure rate 23.0%; and says
+    "within budget" because it only checks the 30% and 50% lines. The report gives the same
+    counts, the shares rounded rather than truncated (15/26 = 57.69%, 2/26 = 7.69%, 4/26 =
+    15.38%, 6/26 = 23.08%), over budget against 20%, and the per-task verdicts besides."""
+    report = _json("--since", "2026-03-16", "--until", "2026-03-29")
+    assert report["runs"] == 26
+    assert report["counts"] == {
+        "accepted_as_is": 15,
+        "minor_fix": 5,
+        "major_rewrite": 2,
+        "rejected": 4,
+    }
+    shares = {c: f"{v:.1%}" for c, v in report["shares"].items()}
+    assert shares == {
+        "accepted_as_is": "57.7%",
+        "minor_fix": "19.2%",
+        "major_rewrite": "7.7%",
+        "rejected": "15.4%",
+    }
+    assert f"{report['failure_rate']:.1%}" == "23.1%"
+    assert report["status"] == "over_budget"
+    tasks = {b["value"]: b["status"] for b in report["breakdowns"]["task"]}
+    assert tasks["regex parser"] == "not_enough_runs"  # 6 runs, fewer than 10
+    assert tasks["unit tests"] == "within_budget"  # 0 failures in 10

@@ -52,23 +52,24 @@ def _text(report: Report, md: bool) -> list[str]:
         if report.change_pp is not None
         else ""
     )
-    lines.append(
+    summary = [
         f"{'**' if md else ''}{status}{'**' if md else ''}: failure rate "
-        f"{report.failure_rate:.1%} (budget {report.budget:.0%}){change}"
-    )
-    lines.append(f"Action: {report.action}")
+        f"{report.failure_rate:.1%} (budget {report.budget:.0%}){change}",
+        f"Action: {report.action}",
+    ]
     if report.act_on:
-        lines.append("Act on first:")
-        lines.extend(
+        first = [
             f"- {status_word(f.status)}: {', '.join(f.rows)}. {f.action}" for f in report.act_on
-        )
+        ]
+        summary.append("Act on first:\n" + ("\n" if md else "") + "\n".join(first))
     if report.objective is not None:
         schedule = "".join(f", {o:.4g} from {d}" for d, o in report.schedule)
-        lines.append(f"Objective now: {report.objective:.4g}{schedule}")
-    lines.append(
+        summary.append(f"Objective now: {report.objective:.4g}{schedule}")
+    summary.append(
         f"Budget remaining: {report.budget_remaining:.0%} ({report.runs_left:.1f} of "
         f"{report.allowed_failures:.1f} allowed failures left), burn rate {report.burn_rate:.2f}x"
     )
+    lines.extend(("\n\n" if md else "\n").join(summary).split("\n"))  # Markdown: paragraphs
     if report.counts:
         lines.append("")
         counted = sum(report.counts.values())
