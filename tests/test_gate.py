@@ -227,39 +227,3 @@ def test_fisher_exact_test() -> None:
     assert fisher_greater(4, 4, 0, 4) == pytest.approx(1 / 70)
     assert fisher_greater(0, 4, 4, 4) == pytest.approx(1.0)
     assert fisher_greater(3, 4, 1, 4) == pytest.approx(17 / 70)
-
-
-def test_report_from_prometheus(prom: tuple[Prometheus, Path]) -> None:
-    """The report reads the recorded period figures, applies the SLO's policy and ranks the
-    prompt versions by bad runs (v42: 3 a second, v41: 1, v43: 0.1, v44: none)."""
-    running, spec = prom
-    result = CliRunner().invoke(
-        main,
-        ["report", "prometheus", "--prometheus", running.url, "--specs", str(spec),
-         "--slo", "healthy", "--format", "json"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    [report] = json.loads(result.output)
-    assert (report["slo"], report["runs"], report["failures"]) == ("healthy", 1000, 4)
-    assert report["failure_rate"] == pytest.approx(0.004)
-    assert report["budget_remaining"] == pytest.approx(0.6)
-    assert report["runs_left"] == pytest.approx(6)
-    assert report["burn_rate"] == pytest.approx(0.4)
-    assert (report["status"], report["action"]) == ("review", "Review the failures weekly")
-    assert report["objective"] == pytest.approx(0.99)
-    ranked = [b["value"] for b in report["breakdowns"]["prompt_version"]]
-    assert ranked == ["v42", "v41", "v43", "v44"]
-    table = CliRunner().invoke(
-        main,
-        [
-            "report",
-            "prometheus",
-            "--prometheus",
-            running.url,
-            "--specs",
-            str(spec),
-            "--slo",
-            "healthy",
-        ],
-    )
-    assert "REVIEW: failure rate 0.4% (budget 1%)" in table.output
