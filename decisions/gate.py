@@ -1,8 +1,10 @@
 """The deploy gate: allow, deny, or cannot decide, from the budget as Prometheus records it.
 
 Exit codes: 0 allow, 1 deny, 3 could not decide (and why). Reads the generated recording
-rules (``slo:period_error_budget_remaining:ratio``), firing alerts (``ALERTS``) and, for a
-canary, the raw ``agent_outcomes_total`` counters.
+rules (``slo:period_error_budget_remaining:ratio`` and its history for autonomy,
+``slo:period_events:increase``), firing alerts (``ALERTS``) and, for a canary, the raw
+``agent_outcomes_total`` counters. Every figure is read as of one time, and the objective is
+the one in force then.
 """
 
 from __future__ import annotations
@@ -10,19 +12,34 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from decisions.autonomy import Autonomy, autonomy, iso
 from decisions.promapi import Prometheus, PrometheusError
-from rulegen import names, promql
+from rulegen import burn, names, promql
+from rulegen.durations import format_duration
 from rulegen.model import SLO
 from rulegen.selectors import parse_matcher
 
-__all__ = ["ALLOW", "DENY", "UNDECIDED", "CanarySpec", "Verdict", "decide", "fisher_greater"]
+__all__ = [
+    "ALLOW",
+    "DENY",
+    "ROUNDED",
+    "UNDECIDED",
+    "AutonomySpec",
+    "CanarySpec",
+    "Verdict",
+    "decide",
+    "fisher_greater",
+]
 
 ALLOW: Final = 0
 DENY: Final = 1
 UNDECIDED: Final = 3  # 2 is a usage error, as for every command
+#: How the canary's runs are counted: ``increase()`` extrapolates to the window's edges.
+ROUNDED: Final = "counts are increase() over the window, rounded to whole runs"
 
 
 @dataclass
@@ -66,37 +83,59 @@ class CanarySpec:
     max_burn: float = 6.0
 
 
+@dataclass(frozen=True)
+class AutonomySpec:
+    """Days inside the budget to require: those of a grant of the workflow's ladder
+    (``grant``, 1-based) and a number of days of one's own (``days``)."""
+
+    grants: Sequence[tuple[int, str]] = ()
+    grant: int | None = None
+    days: int | None = None
+
+
 def decide(
     prom: Prometheus,
     slo: SLO,
     min_remaining: float = 0.0,
-    days_in_budget: int | None = None,
+    required: AutonomySpec | None = None,
     canary: CanarySpec | None = None,
+    *,
+    at: float | None = None,
 ) -> Verdict:
-    """The gate's verdict for ``slo``."""
+    """The gate's verdict for ``slo`` as of Unix time ``at`` (default now)."""
+    at = time.time() if at is None else at
     verdict = Verdict()
     try:
-        _budget(prom, slo, min_remaining, verdict)
-        pages = prom.query(promql.pages_firing(slo))
+        _budget(prom, slo, min_remaining, at, verdict)
+        pages = prom.query(promql.pages_firing(slo), at)
         if pages:
             names_ = sorted({p["metric"].get("alertname", "?") for p in pages})
             verdict.deny(f"a page is firing for {slo.name}: {', '.join(names_)}")
-        if days_in_budget:
-            _autonomy(prom, slo, days_in_budget, verdict)
+        if required and (required.grant or required.days):
+            _autonomy(prom, slo, required, at, verdict)
         if canary:
-            _canary(prom, slo, canary, verdict)
+            _canary(prom, slo, canary, at, verdict)
     except PrometheusError as exc:
         verdict.undecided(str(exc))
-    if verdict.code == ALLOW and not verdict.reasons:
-        verdict.reasons.append(f"{slo.name} is inside its budget and nothing pages")
+    if verdict.code == ALLOW:
+        verdict.reasons.insert(0, f"{slo.name} is inside its budget and nothing pages")
     return verdict
 
 
-def _budget(prom: Prometheus, slo: SLO, min_remaining: float, verdict: Verdict) -> None:
-    remaining = prom.scalar(promql.budget_remaining(slo))
+def _budget(prom: Prometheus, slo: SLO, min_remaining: float, at: float, verdict: Verdict) -> None:
+    verdict.figures["objective"] = float(slo.phase_at(at).objective)
+    remaining = prom.scalar(promql.budget_remaining(slo), at)
     if remaining is None:
         verdict.undecided(
             f"no {names.REC_PERIOD_REMAINING} for {slo.name}: are the generated rules loaded?"
+        )
+        return
+    events = prom.scalar(promql.period_events(slo), at)
+    verdict.figures["period_events"] = round(events or 0)
+    if not events:
+        verdict.undecided(
+            f"no events in the period: nothing to judge ({slo.name} recorded no run in its "
+            f"{slo.period_name} period)"
         )
         return
     verdict.figures["budget_remaining"] = remaining
@@ -112,26 +151,42 @@ def _budget(prom: Prometheus, slo: SLO, min_remaining: float, verdict: Verdict) 
         )
 
 
-def _autonomy(prom: Prometheus, slo: SLO, days: int, verdict: Verdict) -> None:
-    covered = prom.scalar(promql.days_covered(slo, days))
-    lowest = prom.scalar(promql.lowest_remaining(slo, days))
-    verdict.figures["days_of_history"] = covered
-    verdict.figures[f"lowest_remaining_{days}d"] = lowest
-    if covered is None or lowest is None or covered < days - 1 / 24:
-        have = 0.0 if covered is None else covered
+def _autonomy(
+    prom: Prometheus, slo: SLO, required: AutonomySpec, at: float, verdict: Verdict
+) -> None:
+    streak = autonomy(prom, slo, required.grants, at, required.days or 0)
+    verdict.figures["autonomy"] = streak.to_dict()
+    if required.grant:
+        days, text = required.grants[required.grant - 1]
+        _streak_reaches(streak, days, f"grant {required.grant} ({text})", verdict)
+    if required.days:
+        wanted = f"{format_duration(required.days * burn.DAY)} inside the budget"
+        _streak_reaches(streak, required.days, wanted, verdict)
+
+
+def _streak_reaches(streak: Autonomy, days: int, wanted: str, verdict: Verdict) -> None:
+    """Judge one requirement of ``days`` inside the budget, named ``wanted``."""
+    have = f"{streak.slo} has been inside its budget for {streak.duration}"
+    need = format_duration(days * burn.DAY)
+    ended = streak.ended_by.describe()
+    due = streak.due(days)
+    if_held = "" if due is None else f"; due {iso(due)} if the budget holds"
+    reached = streak.reaches(days)
+    if reached:
+        verdict.reasons.append(f"{wanted} earned: {have} ({need} needed)")
+    elif reached is None:
         verdict.undecided(
-            f"only {have:.1f} day(s) of budget history for {slo.name}; {days} needed to "
-            "judge autonomy"
-        )
-    elif lowest <= 0:
-        verdict.deny(
-            f"{slo.name} left its budget within the last {days} days (lowest {lowest:.0%})"
+            f"cannot tell whether {wanted} is earned: {have} of the {need} needed, and whether "
+            f"the budget held before that is unknown ({ended}){if_held}"
         )
     else:
-        verdict.reasons.append(f"{slo.name} stayed inside its budget for {days} days")
+        verdict.deny(
+            f"{wanted} not earned: {have} of the {need} needed; the count restarted after "
+            f"{ended}{if_held}"
+        )
 
 
-def _canary(prom: Prometheus, slo: SLO, canary: CanarySpec, verdict: Verdict) -> None:
+def _canary(prom: Prometheus, slo: SLO, canary: CanarySpec, at: float, verdict: Verdict) -> None:
     sli = slo.sli
     if sli.kind != "outcomes" or sli.bad is None:
         verdict.undecided("canary analysis needs an outcome SLI")
@@ -139,9 +194,10 @@ def _canary(prom: Prometheus, slo: SLO, canary: CanarySpec, verdict: Verdict) ->
     matcher = canary.matcher
     parsed = parse_matcher(matcher)
 
-    def count(query: str) -> float:
-        value = prom.scalar(query)
-        return 0.0 if value is None else value
+    def count(query: str) -> int:
+        """Runs counted by ``increase()``, extrapolated to the window: rounded to whole runs."""
+        value = prom.scalar(query, at)
+        return 0 if value is None else round(value)
 
     c_bad = count(promql.canary_runs(sli.bad, parsed, canary.window))
     c_all = count(promql.canary_runs(sli.total, parsed, canary.window))
@@ -149,22 +205,24 @@ def _canary(prom: Prometheus, slo: SLO, canary: CanarySpec, verdict: Verdict) ->
     b_all = count(promql.baseline_runs(sli.total, parsed, canary.window))
     verdict.figures["canary"] = {"bad": c_bad, "runs": c_all}
     verdict.figures["baseline"] = {"bad": b_bad, "runs": b_all}
+    verdict.figures["counts"] = ROUNDED
     if c_all < canary.min_runs or b_all < canary.min_runs:
         verdict.undecided(
-            f"not enough data yet: canary {c_all:.0f} and baseline {b_all:.0f} runs in "
-            f"{canary.window}, {canary.min_runs} each needed"
+            f"not enough data yet: canary {c_all} and baseline {b_all} runs in "
+            f"{canary.window}, {canary.min_runs} each needed ({ROUNDED})"
         )
         return
-    p = fisher_greater(round(c_bad), round(c_all), round(b_bad), round(b_all))
+    p = fisher_greater(c_bad, c_all, b_bad, b_all)
     c_rate, b_rate = c_bad / c_all, b_bad / b_all
-    burn = c_rate / float(slo.phase_at(time.time()).budget)
+    burn = c_rate / float(slo.phase_at(at).budget)
     verdict.figures["canary"].update({"rate": c_rate, "burn_rate": burn})
     verdict.figures["baseline"]["rate"] = b_rate
     verdict.figures["p_value"] = p
     if p < canary.alpha:
         verdict.deny(
-            f"the canary ({matcher}) is worse: {c_rate:.1%} bad against {b_rate:.1%} "
-            f"(one-sided Fisher exact test p={p:.2g} < {canary.alpha})"
+            f"the canary ({matcher}) is worse: {c_rate:.1%} bad ({c_bad} of {c_all}) against "
+            f"{b_rate:.1%} ({b_bad} of {b_all}) (one-sided Fisher exact test p={p:.2g} < "
+            f"{canary.alpha}; {ROUNDED})"
         )
     elif burn > canary.max_burn:
         verdict.deny(
@@ -173,8 +231,8 @@ def _canary(prom: Prometheus, slo: SLO, canary: CanarySpec, verdict: Verdict) ->
         )
     else:
         verdict.reasons.append(
-            f"the canary ({matcher}) is not worse: {c_rate:.1%} bad against {b_rate:.1%} "
-            f"(p={p:.2g})"
+            f"the canary ({matcher}) is not worse: {c_rate:.1%} bad ({c_bad} of {c_all}) "
+            f"against {b_rate:.1%} ({b_bad} of {b_all}) (p={p:.2g}; {ROUNDED})"
         )
 
 

@@ -1,4 +1,4 @@
-"""Instant queries against Prometheus's HTTP API, for the report and the gate."""
+"""Instant and range queries against Prometheus's HTTP API, for the report and the gate."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class PrometheusError(Exception):
 
 
 class Prometheus:
-    """Instant queries against Prometheus's HTTP API."""
+    """Instant and range queries against Prometheus's HTTP API."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
@@ -24,11 +24,21 @@ class Prometheus:
 
     def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
         """The result vector of ``expr`` (at Unix time ``at``, default now)."""
-        query = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
-        params = urllib.parse.urlencode(query)
+        params = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
+        return self._get("query", expr, params)
+
+    def query_range(self, expr: str, start: float, end: float, step: int) -> list[dict[str, Any]]:
+        """The result matrix of ``expr`` evaluated every ``step`` seconds from ``start`` to
+        ``end`` (Unix times): one entry per series, its ``values`` the ``[time, "value"]``
+        pairs of the evaluations that gave it a value."""
+        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": str(step)}
+        return self._get("query_range", expr, params)
+
+    def _get(self, endpoint: str, expr: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        query = urllib.parse.urlencode(params)
         try:
             with urllib.request.urlopen(  # noqa: S310 - the user's Prometheus URL
-                f"{self.url}/api/v1/query?{params}", timeout=self.timeout
+                f"{self.url}/api/v1/{endpoint}?{query}", timeout=self.timeout
             ) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:

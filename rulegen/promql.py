@@ -58,7 +58,6 @@ __all__ = [
     "counter_base_expr",
     "counter_before_expr",
     "counter_expr",
-    "days_covered",
     "every_slo",
     "fast_window_expr",
     "firing_alerts",
@@ -66,6 +65,7 @@ __all__ = [
     "kind_selector",
     "last_over_time",
     "lowest_remaining",
+    "min_all",
     "min_over_time",
     "negate",
     "number",
@@ -75,6 +75,7 @@ __all__ = [
     "outcomes_matcher",
     "pages_firing",
     "parens",
+    "period_events",
     "piecewise",
     "positive",
     "previous_period",
@@ -228,6 +229,11 @@ def vector(scalar: Scalar) -> str:
 def sum_all(expr: Expr) -> str:
     """``sum(expr)``."""
     return f"sum({_text(expr)})"
+
+
+def min_all(expr: Expr) -> str:
+    """``min(expr)``."""
+    return f"min({_text(expr)})"
 
 
 def count_(expr: Expr) -> str:
@@ -462,21 +468,16 @@ def pages_firing(slo: SLO) -> str:
     )
 
 
-def days_covered(slo: SLO, days: int) -> str:
-    """Days since the SLO's budget was first recorded, looking back at most ``days``."""
-    first = min_over_time(
-        subquery(
-            timestamp(budget_remaining(slo)),
-            format_duration(days * burn.DAY),
-            format_duration(burn.HOUR),
-        )
-    )
-    return binary(parens(binary(_TIME, "-", first)), "/", burn.DAY)
+def period_events(slo: SLO) -> str:
+    """The SLO's events over its period, as its rules record them."""
+    return slo_selector(names.REC_PERIOD_EVENTS, slo)
 
 
-def lowest_remaining(slo: SLO, days: int) -> str:
-    """The least budget the SLO had left over the last ``days``."""
-    return min_over_time(range_vector(budget_remaining(slo), format_duration(days * burn.DAY)))
+def lowest_remaining(slo: SLO, seconds: int) -> str:
+    """The least budget the SLO had left within the ``seconds`` before the evaluation, over
+    every series of the SLO (a change of the spec's labels starts a new one); no value where
+    none was recorded in that time."""
+    return min_all(min_over_time(range_vector(budget_remaining(slo), open_range(seconds))))
 
 
 def canary_runs(counters: Selector, canary: Matcher, window: str) -> str:

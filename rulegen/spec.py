@@ -502,7 +502,7 @@ class WorkflowSpec(_Strict):
     autonomy: list[AutonomySpec] = Field(
         default_factory=list,
         description="Autonomy the workflow earns by days inside its budget, for readers and "
-        "release processes (`agent-slo gate --require-days-in-budget N` checks the days).",
+        "release processes (`agent-slo gate --grant N` checks that grant N is earned).",
     )
     slos: list[SLOSpec] = Field(min_length=1, description="The workflow's SLOs, at least one.")
 

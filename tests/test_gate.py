@@ -1,7 +1,8 @@
 """The deploy gate against a real Prometheus scraping known figures.
 
-A fixture target serves the recorded budget series and ALERTS of three SLOs (as the
-generated rules would record them) and outcome counters growing at fixed rates: baseline
+A fixture target serves the recorded budget series and ALERTS of five SLOs (as the
+generated rules would record them; two without events in their period, one recording 0 and
+one nothing) and outcome counters growing at fixed rates: baseline
 prompt v41 100 runs/s, 1% bad; canary v42 10 runs/s, 30% bad (worse); canary v43 10
 runs/s, 1% bad (equal); canary v44 one run every 10 s (too little data).
 """
@@ -33,6 +34,8 @@ slos:
     policies: [{name: review, budget_remaining_below: 70, action: Review the failures weekly}]
   - {name: spent, objective: 99, sli: {outcomes: {bad: [rejected]}}}
   - {name: paging, objective: 99, sli: {outcomes: {bad: [rejected]}}}
+  - {name: idle, objective: 99, sli: {outcomes: {bad: [rejected]}}}
+  - {name: unrecorded, objective: 99, sli: {outcomes: {bad: [rejected]}}}
 """
 RATES = {  # prompt version: (runs per second, bad share)
     "v41": (100.0, 0.01),
@@ -78,7 +81,12 @@ class Fixture:
             'slo:error_budget:ratio{slo="healthy",workflow="w"} 0.01',
             'slo:objective:ratio{slo="healthy",workflow="w"} 0.99',
             'slo:period_error_budget_remaining:ratio{slo="spent",workflow="w"} -0.2',
+            'slo:period_events:increase{slo="spent",window="30d",workflow="w"} 1000',
             'slo:period_error_budget_remaining:ratio{slo="paging",workflow="w"} 0.5',
+            'slo:period_events:increase{slo="paging",window="30d",workflow="w"} 1000',
+            'slo:period_error_budget_remaining:ratio{slo="idle",workflow="w"} 1',
+            'slo:period_events:increase{slo="idle",window="30d",workflow="w"} 0',
+            'slo:period_error_budget_remaining:ratio{slo="unrecorded",workflow="w"} 1',
             'ALERTS{alertname="ErrorBudgetBurn",alertstate="firing",severity="page",'
             'slo="paging",workflow="w"} 1',
         ]
@@ -122,6 +130,17 @@ def test_healthy_allows(prom: tuple[Prometheus, Path]) -> None:
     assert verdict["figures"]["budget_remaining"] == pytest.approx(0.6)
 
 
+@pytest.mark.parametrize("slo", ["idle", "unrecorded"])
+def test_no_events_is_undecided(prom: tuple[Prometheus, Path], slo: str) -> None:
+    """No events in the period (0 recorded, or none): nothing to judge, exit 3, never allow."""
+    code, verdict = _gate(prom, "--slo", slo)
+    assert (code, verdict["verdict"]) == (3, "undecided")
+    assert verdict["reasons"] == [
+        f"no events in the period: nothing to judge ({slo} recorded no run in its 30d period)"
+    ]
+    assert verdict["figures"]["period_events"] == 0
+
+
 def test_minimum_remaining_denies(prom: tuple[Prometheus, Path]) -> None:
     """60% left is not enough when 75% is required."""
     code, verdict = _gate(prom, "--slo", "healthy", "--min-remaining", "75")
@@ -153,6 +172,8 @@ def test_canary_worse_denies(prom: tuple[Prometheus, Path]) -> None:
     )
     assert code == 1, verdict
     assert verdict["figures"]["p_value"] < 1e-6
+    for side in ("canary", "baseline"):
+        assert {type(verdict["figures"][side][k]) for k in ("bad", "runs")} == {int}
     assert 'the canary (prompt_version="v42") is worse' in verdict["reasons"][0]
 
 
@@ -175,7 +196,10 @@ def test_too_little_data_is_undecided(prom: tuple[Prometheus, Path]) -> None:
     assert verdict["reasons"][0].startswith("not enough data yet: canary")
     code, verdict = _gate(prom, "--slo", "healthy", "--require-days-in-budget", "30")
     assert code == 3
-    assert "day(s) of budget history for healthy; 30 needed" in verdict["reasons"][0]
+    assert verdict["reasons"][0].startswith(
+        "cannot tell whether 30d inside the budget is earned: healthy has been inside"
+    )
+    assert verdict["figures"]["autonomy"]["ended_by"]["kind"] == "start_of_history"
 
 
 def test_unreachable_prometheus_is_undecided(tmp_path: Path) -> None:
@@ -200,6 +224,9 @@ def test_unreachable_prometheus_is_undecided(tmp_path: Path) -> None:
         (["--canary", 'a="1",b="2"'], 2, "is not one label matcher"),
         (["--canary-window", "soon"], 2, "Invalid value for '--canary-window': invalid duration"),
         (["--slo", "nope"], 2, "unknown SLO 'nope'"),
+        (["--grant", "1"], 2, "Invalid value for '--grant': workflow 'w' declares no autonomy"),
+        (["--require-days-in-budget", "0"], 2, "Invalid value for '--require-days-in-budget'"),
+        (["--at", "yesterday"], 2, "Invalid value for '--at'"),
     ],
 )
 def test_bad_gate_options_are_usage_errors(

@@ -95,7 +95,8 @@ def test_the_decisions_load_no_rule_rendering() -> None:
         "from agent_slo.cli import main\n"
         "for name in ('report', 'gate', 'import'):\n"
         "    main.get_command(click.Context(main), name)\n"
-        "import decisions.backfill, decisions.gate, decisions.promapi, decisions.report\n"
+        "import decisions.autonomy, decisions.backfill, decisions.gate, decisions.promapi\n"
+        "import decisions.report\n"
         "import decisions.reviewlog\n"
     )
     assert "agent_slo.cli.decisions" in loaded

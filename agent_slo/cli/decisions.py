@@ -237,7 +237,17 @@ def import_csv(csv_path: Path, workflow: str | None, output: Path) -> None:
 @click.option(
     "--min-remaining", default=0.0, show_default=True, help="Deny under this % of budget left."
 )
-@click.option("--require-days-in-budget", type=int, help="Allow only after N days inside budget.")
+@click.option(
+    "--grant",
+    "grant_name",
+    help="Allow only once the workflow has earned this autonomy grant: its number on the "
+    "spec's ladder (1 = fewest days) or a part of its text.",
+)
+@click.option(
+    "--require-days-in-budget",
+    type=click.IntRange(min=1),
+    help="Allow only after N days inside budget.",
+)
 @click.option(
     "--canary",
     type=LABEL_MATCHER,
@@ -249,6 +259,11 @@ def import_csv(csv_path: Path, workflow: str | None, output: Path) -> None:
 @click.option("--min-runs", default=50, show_default=True, help="Runs needed on each side.")
 @click.option("--alpha", default=0.01, show_default=True, help="Significance of the canary test.")
 @click.option("--max-burn", default=6.0, show_default=True, help="Deny a canary burning faster.")
+@click.option(
+    "--at",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
+    help="Decide as of this UTC time (default: now), e.g. to replay a past decision.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.pass_context
 def gate(
@@ -257,30 +272,42 @@ def gate(
     specs: str,
     prometheus_url: str,
     min_remaining: float,
+    grant_name: str | None,
     require_days_in_budget: int | None,
     canary: str | None,
     canary_window: str,
     min_runs: int,
     alpha: float,
     max_burn: float,
+    at: datetime.datetime | None,
     as_json: bool,
 ) -> None:
     """Deploy gate: exit 0 allow, 1 deny, 3 could not decide, 4 invalid specs (2: a usage
     error); the reasons are printed."""
     from decisions import gate as gates  # noqa: PLC0415 - only this command needs it
+    from decisions.autonomy import find_grant  # noqa: PLC0415
     from decisions.promapi import Prometheus  # noqa: PLC0415
 
     workflows = load_workflows((specs,), "no decision was made", GateInputFailure)
-    slos = {s.name: s for w in workflows for s in w.slos}
+    slos = {s.name: (w, s) for w in workflows for s in w.slos}
     if slo_name not in slos:
         raise click.UsageError(f"unknown SLO {slo_name!r} (known: {', '.join(sorted(slos))})")
+    workflow, slo = slos[slo_name]
+    try:
+        grant = (
+            None if grant_name is None else find_grant(workflow.autonomy, grant_name, workflow.name)
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--grant'") from exc
+    required = gates.AutonomySpec(workflow.autonomy, grant, require_days_in_budget)
     spec = gates.CanarySpec(canary, canary_window, min_runs, alpha, max_burn) if canary else None
     verdict = gates.decide(
         Prometheus(prometheus_url),
-        slos[slo_name],
+        slo,
         min_remaining / 100,
-        require_days_in_budget,
+        required,
         spec,
+        at=None if at is None else at.replace(tzinfo=datetime.UTC).timestamp(),
     )
     if as_json:
         click.echo(verdict.to_json(), nl=False)
