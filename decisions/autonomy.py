@@ -217,7 +217,7 @@ def autonomy(
 ) -> Autonomy:
     """The streak of ``slo`` up to ``at`` and the ``grants`` of its workflow, looking back as
     far as the longest grant, ``at_least_days`` and the SLO's period."""
-    end = int(at)
+    end = math.ceil(at)  # a whole second that holds every sample up to ``at``
     days = max([d for d, _ in grants] + [at_least_days, math.ceil(slo.period / burn.DAY)])
     checks = days * burn.DAY // STEP
     expr = promql.lowest_remaining(slo, STEP + LOOKBACK)

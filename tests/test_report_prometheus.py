@@ -39,6 +39,8 @@ workflow: triage
 dimensions:
   task: {{max_values: 10, values: [a, b, c]}}
   model: {{max_values: 10, values: [model-a]}}
+autonomy:
+  - {{days_in_budget: 1, grant: Run without a reviewer.}}
 policies:
   - {{name: tighten, failure_rate_above: 20, action: Tighten the prompts.}}
   - {{name: stop, failure_rate_above: 50, action: Stop using the agent for it.}}
@@ -140,6 +142,28 @@ def test_figures_add_up_and_every_row_has_its_verdict(prom: tuple[Prometheus, Pa
     assert report["daily"][-1][1:] == [43, 13]
 
 
+def test_autonomy_from_the_budget_history(prom: tuple[Prometheus, Path]) -> None:
+    """Spent now: no day inside budget, the grant not earned and no due date until the budget
+    is back; the idle SLO's budget is whole but its history only minutes long: not a day."""
+    reports = {r["slo"]: r for r in _report(prom, "--format", "json")}
+    quality = reports["triage-quality"]["autonomy"]
+    assert quality["days_in_budget"] == 0
+    assert quality["ended_by"]["kind"] == "budget_spent", quality
+    assert quality["grants"] == [
+        {"index": 1, "days": 1, "grant": "Run without a reviewer.", "earned": False, "due": None}
+    ]
+    idle = reports["idle-success"]["autonomy"]
+    assert idle["ended_by"]["kind"] == "start_of_history"
+    assert idle["days_in_budget"] < 1 / 24
+    assert idle["grants"] == []
+    table = _report(prom, "--slo", "triage-quality")
+    assert "Autonomy: 0.0 day(s) inside budget; before that, the budget was spent at " in table
+    assert (
+        "- grant 1 after 1 days (Run without a reviewer.): not earned: the count starts again"
+        in table
+    )
+
+
 def test_the_objective_in_force_now_and_the_schedule_ahead(prom: tuple[Prometheus, Path]) -> None:
     """Before its tightening date the SLO judges at 90% and shows 95% ahead; past it, at 95%."""
     [before] = _report(prom, "--slo", "triage-quality", "--format", "json")
@@ -177,7 +201,7 @@ def test_one_review_of_every_slo_the_worst_first(prom: tuple[Prometheus, Path]) 
     assert markdown.startswith("# Weekly review: 3 SLO(s), the worst first")
     strict = next(line for line in markdown.splitlines() if line.startswith("| triage-strict"))
     assert strict.startswith("| triage-strict | TIGHTEN | -505% |")
-    assert strict.endswith("| 6.05x | task a |")
+    assert strict.endswith("| 6.05x | 0.0d in budget, 0 of 1 grants | task a |")
     assert "| idle-success | NO DATA |" in markdown
     page = _report(prom, "--all", "--format", "html")
     assert page.count("<section") == 3

@@ -162,9 +162,10 @@ def report_prometheus(
         raise click.UsageError(
             "expected --budget ≤ --warning ≤ --red-line: each threshold escalates the one before"
         )
-    slos = [s for w in load_workflows((specs,), "nothing was reported") for s in w.slos]
+    workflows = load_workflows((specs,), "nothing was reported")
+    slos = [(s, w.autonomy) for w in workflows for s in w.slos]
     if slo_name is not None:
-        slos = [s for s in slos if s.name == slo_name]
+        slos = [(s, grants) for s, grants in slos if s.name == slo_name]
         if not slos:
             raise click.UsageError(f"unknown SLO {slo_name!r}")
     at = until.replace(tzinfo=datetime.UTC) if until else datetime.datetime.now(datetime.UTC)
@@ -184,7 +185,10 @@ def report_prometheus(
     )
     prom = Prometheus(prometheus_url)
     try:
-        found = [reports.prometheus_report(prom, slo, at.timestamp(), options) for slo in slos]
+        found = [
+            reports.prometheus_report(prom, slo, at.timestamp(), options, grants)
+            for slo, grants in slos
+        ]
     except PrometheusError as exc:
         raise DomainFailure(str(exc)) from exc
     if slo_name is not None:

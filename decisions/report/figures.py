@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from decisions.policy import NOT_ENOUGH_RUNS, Status, judge, remaining, worst_first
 from rulegen.model import Policy
@@ -176,6 +176,7 @@ class Report:
     act_on: list[Focus] = field(default_factory=list)  # the rows to act on first
     notes: list[str] = field(default_factory=list)  # what the figures do not show alone
     severity: list[str] = field(default_factory=list)  # statuses past a threshold, worst first
+    autonomy: dict[str, Any] | None = None  # days inside budget and the ladder's grants
     schema: str = SCHEMA
 
     def to_json(self) -> str:

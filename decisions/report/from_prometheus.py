@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from decisions.autonomy import autonomy
 from decisions.policy import Status, judge, remaining, worst_first
 from decisions.promapi import Prometheus
 from decisions.report.figures import Breakdown, Report, RowJudge, Thresholds
@@ -41,9 +42,14 @@ class Options:
 
 
 def prometheus_report(
-    prom: Prometheus, slo: SLO, at: float, options: Options | None = None
+    prom: Prometheus,
+    slo: SLO,
+    at: float,
+    options: Options | None = None,
+    grants: Sequence[tuple[int, str]] = (),
 ) -> Report:
-    """The report of ``slo`` over the period ending at Unix time ``at``."""
+    """The report of ``slo`` over the period ending at Unix time ``at``, with its days inside
+    budget and the ``grants`` of its workflow's autonomy ladder."""
     options = options or Options()
     seconds = round(at - options.since) if options.since is not None else slo.period
     seconds = max(burn.STEP, seconds - seconds % burn.STEP)  # whole recorded steps
@@ -116,6 +122,7 @@ def prometheus_report(
         ],
         act_on=rows.act_on(breakdowns),
         severity=rows.worst_first,
+        autonomy=autonomy(prom, slo, grants, at).to_dict(),
         notes=notes,
     )
 

@@ -69,6 +69,8 @@ def _text(report: Report, md: bool) -> list[str]:
         f"Budget remaining: {report.budget_remaining:.0%} ({report.runs_left:.1f} of "
         f"{report.allowed_failures:.1f} allowed failures left), burn rate {report.burn_rate:.2f}x"
     )
+    if report.autonomy is not None:
+        summary.append(_autonomy(report.autonomy))
     lines.extend(("\n\n" if md else "\n").join(summary).split("\n"))  # Markdown: paragraphs
     if report.counts:
         lines.append("")
@@ -100,6 +102,32 @@ def _text(report: Report, md: bool) -> list[str]:
     return lines
 
 
+def _autonomy(autonomy: dict[str, Any]) -> str:
+    """Days inside budget, what came before, and each grant earned or when it is due."""
+    days = autonomy["days_in_budget"]
+    text = (
+        f"Autonomy: {days:.1f} day(s) inside budget; before that, {autonomy['ended_by']['text']}."
+    )
+    for g in autonomy["grants"]:
+        if g["earned"]:
+            state = "earned"
+        elif g["due"] is not None:
+            state = f"due {g['due']} if the budget holds"
+        else:
+            state = "not earned: the count starts again once the budget is back"
+        text += f"\n- grant {g['index']} after {g['days']} days ({g['grant']}): {state}"
+    return text
+
+
+def _autonomy_cell(autonomy: dict[str, Any] | None) -> str:
+    if autonomy is None:
+        return ""
+    grants = autonomy["grants"]
+    earned = sum(1 for g in grants if g["earned"])
+    days = f"{autonomy['days_in_budget']:.1f}d in budget"
+    return f"{days}, {earned} of {len(grants)} grants" if grants else days
+
+
 def render_review(reports: Sequence[Report], fmt: str) -> str:
     """One review of many SLOs, the worst first: a summary line each, then each report."""
     ordered = sorted(reports, key=_worst_first)
@@ -112,7 +140,7 @@ def render_review(reports: Sequence[Report], fmt: str) -> str:
     md = fmt == "markdown"
     head = f"Weekly review: {len(ordered)} SLO(s), the worst first"
     lines = [f"# {head}" if md else head, ""]
-    table = [("slo", "status", "budget left", "runs left", "burn", "act on first")]
+    table = [("slo", "status", "budget left", "runs left", "burn", "autonomy", "act on first")]
     for r in ordered:
         first = r.act_on[0].rows[0] if r.act_on else ""
         table.append(
@@ -122,6 +150,7 @@ def render_review(reports: Sequence[Report], fmt: str) -> str:
                 f"{r.budget_remaining:.0%}",
                 f"{r.runs_left:.1f}",
                 f"{r.burn_rate:.2f}x",
+                _autonomy_cell(r.autonomy),
                 first,
             )
         )
@@ -179,6 +208,7 @@ def _html(reports: Sequence[Report]) -> str:
             review=len(reports) > 1,
             word=status_word,
             tone=_tone,
+            autonomy_cell=_autonomy_cell,
             pct=lambda value, digits=1: f"{value * 100:.{digits}f}%",
         )
     )
