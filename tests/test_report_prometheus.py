@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -206,3 +207,45 @@ def test_one_review_of_every_slo_the_worst_first(prom: tuple[Prometheus, Path]) 
     page = _report(prom, "--all", "--format", "html")
     assert page.count("<section") == 3
     assert '<span class="verdict severe" title="Stop using the agent for it.">STOP</span>' in page
+
+
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\d(?: \d\d:\d\d UTC|T\d\d:\d\d:\d\dZ)?")
+
+
+def _shown(command: str) -> str:
+    """The README's output of ``command``, its dates and times as ``<when>``."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+    return _MOMENT.sub("<when>", block)
+
+
+def test_the_readme_shows_the_review_and_the_gate_as_they_print(
+    prom: tuple[Prometheus, Path],
+) -> None:
+    """The README's review and gate outputs are this Prometheus's, figure for figure (dates
+    and times aside: they move with the day the test runs)."""
+    review = _MOMENT.sub("<when>", _report(prom))
+    shown = _shown("agent-slo report prometheus --specs spec.yaml")
+    assert shown.endswith("...\n")
+    assert review.startswith(shown.removesuffix("...\n"))
+    running, spec = prom
+    gate = CliRunner().invoke(
+        main,
+        ["gate", "--prometheus", running.url, "--specs", str(spec), "--slo", "triage-quality"],
+    )
+    assert gate.exit_code == 1
+    assert _MOMENT.sub("<when>", gate.output) == _shown(
+        "agent-slo gate --specs spec.yaml --slo triage-quality"
+    )
+
+
+def test_since_and_until_choose_the_period(prom: tuple[Prometheus, Path]) -> None:
+    """Every run was recorded today: a period from 00:00 UTC today holds all 43; one that
+    ends at 00:00 UTC today holds none, and says so rather than judging."""
+    today = TODAY.isoformat()
+    [since] = _report(prom, "--slo", "triage-quality", "--since", today, "--format", "json")
+    assert (since["runs"], since["failures"], since["status"]) == (43, 13, "tighten")
+    assert since["since"].startswith(today)
+    [until] = _report(prom, "--slo", "triage-quality", "--until", today, "--format", "json")
+    assert (until["runs"], until["status"]) == (0, "no_data")
+    assert until["until"] == f"{today} 00:00 UTC"
