@@ -249,3 +249,16 @@ def test_since_and_until_choose_the_period(prom: tuple[Prometheus, Path]) -> Non
     [until] = _report(prom, "--slo", "triage-quality", "--until", today, "--format", "json")
     assert (until["runs"], until["status"]) == (0, "no_data")
     assert until["until"] == f"{today} 00:00 UTC"
+
+
+def test_the_gate_judges_at_the_objective_in_force(prom: tuple[Prometheus, Path]) -> None:
+    """The gate reads the objective of the day it judges: 90% before the tightening date, 95%
+    after it."""
+    running, spec = prom
+    for slo, objective in (("triage-quality", 0.9), ("triage-strict", 0.95)):
+        gate = CliRunner().invoke(
+            main,
+            ["gate", "--prometheus", running.url, "--specs", str(spec), "--slo", slo, "--json"],
+        )
+        assert gate.exit_code == 1, gate.output
+        assert json.loads(gate.output)["figures"]["objective"] == pytest.approx(objective)
