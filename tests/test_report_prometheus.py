@@ -202,7 +202,9 @@ def test_one_review_of_every_slo_the_worst_first(prom: tuple[Prometheus, Path]) 
     assert markdown.startswith("# Weekly review: 3 SLO(s), the worst first")
     strict = next(line for line in markdown.splitlines() if line.startswith("| triage-strict"))
     assert strict.startswith("| triage-strict | TIGHTEN | -505% |")
-    assert strict.endswith("| 6.05x | 0.0d in budget, 0 of 1 grants | task a |")
+    assert strict.endswith(
+        "| 6.05x | 0.0d in budget, 0 of 1 grants | task a | Tighten the prompts. |"
+    )
     assert "| idle-success | NO DATA |" in markdown
     page = _report(prom, "--all", "--format", "html")
     assert page.count("<section") == 3

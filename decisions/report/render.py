@@ -140,7 +140,9 @@ def render_review(reports: Sequence[Report], fmt: str) -> str:
     md = fmt == "markdown"
     head = f"Weekly review: {len(ordered)} SLO(s), the worst first"
     lines = [f"# {head}" if md else head, ""]
-    table = [("slo", "status", "budget left", "runs left", "burn", "autonomy", "act on first")]
+    table = [
+        ("slo", "status", "budget left", "runs left", "burn", "autonomy", "act on first", "action")
+    ]
     for r in ordered:
         first = r.act_on[0].rows[0] if r.act_on else ""
         table.append(
@@ -152,6 +154,7 @@ def render_review(reports: Sequence[Report], fmt: str) -> str:
                 f"{r.burn_rate:.2f}x",
                 _autonomy_cell(r.autonomy),
                 first,
+                r.action,
             )
         )
     lines.extend(_table(table, md))
