@@ -23,7 +23,16 @@ from rulegen.errors import SpecError, SpecErrors
 from rulegen.spec import API_VERSION, PATTERN_WORDS, WorkflowSpec
 from rulegen.taxonomy import OutcomeClass
 
-__all__ = ["Document", "Loc", "discover", "format_loc", "load_files", "load_text"]
+__all__ = [
+    "Document",
+    "Loc",
+    "RawDocument",
+    "discover",
+    "format_loc",
+    "load_files",
+    "load_text",
+    "read_yaml",
+]
 
 Loc = tuple[str | int, ...]
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -50,6 +59,24 @@ class Document:
     def error(self, loc: Loc, message: str) -> SpecError:
         """A :class:`SpecError` at ``loc`` in this document."""
         return SpecError(self.path, self.line(loc), format_loc(loc), message)
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One YAML document of one file as plain data, before any format is applied to it.
+
+    ``lines`` maps the path of every mapping key and sequence item to its line, so readers
+    of other formats (the importers) can locate what they find as precisely as specs are.
+    """
+
+    path: str
+    index: int
+    data: Any
+    lines: dict[Loc, int] = field(repr=False)
+
+    def line(self, loc: Loc) -> int:
+        """The line of the deepest part of ``loc`` that is written in the file."""
+        return _line(self.lines, loc)
 
 
 def format_loc(loc: Loc) -> str:
@@ -97,7 +124,26 @@ def load_files(paths: Sequence[Path]) -> list[Document]:
 
 def load_text(text: str, path: str) -> tuple[list[Document], list[SpecError]]:
     """Parse every YAML document in ``text`` into a :class:`Document`, collecting errors."""
+    raw_documents, errors = read_yaml(text, path)
     documents: list[Document] = []
+    for raw in raw_documents:
+        if raw.data is None:
+            continue
+        doc = _validate(raw.data, raw.lines, path, raw.index)
+        if isinstance(doc, Document):
+            documents.append(doc)
+        else:
+            errors.extend(doc)
+    return documents, errors
+
+
+def read_yaml(text: str, path: str) -> tuple[list[RawDocument], list[SpecError]]:
+    """Every YAML document in ``text`` as plain data with the line of each field path.
+
+    A document with errors (duplicate keys, non-scalar keys, impossible values) is left out
+    and its errors returned; so are errors of the YAML syntax, which end the reading.
+    """
+    documents: list[RawDocument] = []
     errors: list[SpecError] = []
     try:
         loader = yaml.SafeLoader(text)
@@ -112,14 +158,9 @@ def load_text(text: str, path: str) -> tuple[list[Document], list[SpecError]]:
                 break
             builder = _Builder(loader, path)
             data, build_errors = builder.build(node, (), 0)
-            lines = builder.lines
             errors.extend(build_errors)
-            if not build_errors and data is not None:
-                doc = _validate(data, lines, path, index)
-                if isinstance(doc, Document):
-                    documents.append(doc)
-                else:
-                    errors.extend(doc)
+            if not build_errors:
+                documents.append(RawDocument(path, index, data, builder.lines))
             index += 1
         if index == 0:
             errors.append(SpecError(path, 0, "", "file holds no YAML document"))
