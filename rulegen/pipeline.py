@@ -1,26 +1,23 @@
-"""The whole chain: spec files → model → generated files."""
+"""The whole chain: spec files → model → generated artifacts → files in an output format."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from rulegen import model, writer
+from rulegen import formats, model
+from rulegen.artifacts import Artifacts, Dashboard, RuleFile, UnitTestFile
 from rulegen.errors import GenerateError
+from rulegen.formats import RULES_DIR, TESTS_DIR, Target
 from rulegen.generators import dashboards, slo_rules, zero_tolerance_rules
 from rulegen.generators.unittests import UnitTestError, unit_tests, zero_tolerance_tests
 from rulegen.resolve import load
 from rulegen.writer import OutputFile
 
-__all__ = ["RULES_DIR", "TESTS_DIR", "Generated", "generate", "load"]
+__all__ = ["RULES_DIR", "TESTS_DIR", "Generated", "build", "generate", "load"]
 
-# Flat folders: Prometheus accepts a wildcard only in the last part of a rule file path.
-# File names are SLO names, unique across specs (and `<workflow>-zero-tolerance`).
-RULES_DIR = "rules"
-TESTS_DIR = "tests"
-DASHBOARDS_DIR = "dashboards"
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -41,55 +38,54 @@ class Generated:
     notes: list[str]
 
 
-def generate(workflows: list[model.Workflow]) -> Generated:
-    """Render every output of ``workflows``; raise ``GenerateError`` with context."""
-    files = []
+def build(workflows: list[model.Workflow]) -> Artifacts:
+    """Every rule file, promtool test and dashboard of ``workflows``, as data; raise
+    ``GenerateError`` with context."""
+    units: list[tuple[RuleFile, UnitTestFile | None]] = []
     notes = [note for wf in workflows for slo in wf.slos for note in slo.notes]
     for wf in sorted(workflows, key=lambda w: w.name):
         source = f"workflow '{wf.name}' ({Path(wf.source).name})"
-        units: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]] = []
         for slo in wf.slos:
             rules = _context(f"rules for SLO '{slo.name}'", slo_rules, slo)
-            test: dict[str, Any] | None
+            test: UnitTestFile | None
             try:
-                test = unit_tests(wf, slo, rules, f"../{RULES_DIR}/{slo.name}.rules.yml")
+                test = UnitTestFile(
+                    slo.name,
+                    source,
+                    unit_tests(wf, slo, rules, f"../{RULES_DIR}/{slo.name}.rules.yml"),
+                )
             except UnitTestError as exc:
                 notes.append(f"no promtool test generated for SLO '{slo.name}': {exc}")
                 test = None
-            units.append((slo.name, rules, test))
+            units.append((RuleFile(slo.name, source, rules), test))
         zt_rules = _context(f"zero-tolerance rules for '{wf.name}'", zero_tolerance_rules, wf)
+        if zt_rules is None:
+            continue
         zt_name = wf.zero_tolerance_slo
         zt_test = zero_tolerance_tests(wf, zt_rules, f"../{RULES_DIR}/{zt_name}.rules.yml")
-        units.append((zt_name, zt_rules, zt_test))
-        for name, rule_file, test_file in units:
-            if rule_file is not None:
-                files.append(
-                    OutputFile(
-                        f"{RULES_DIR}/{name}.rules.yml",
-                        writer.header(source) + writer.dump_yaml(rule_file),
-                    )
-                )
-            if test_file is not None:
-                files.append(
-                    OutputFile(
-                        f"{TESTS_DIR}/{name}.test.yml",
-                        writer.header(source) + writer.dump_yaml(test_file),
-                    )
-                )
+        units.append(
+            (
+                RuleFile(zt_name, source, zt_rules),
+                None if zt_test is None else UnitTestFile(zt_name, source, zt_test),
+            )
+        )
+    boards = []
     if workflows:
         overview = _context("the overview dashboard", dashboards.overview_dashboard, workflows)
-        files.append(
-            OutputFile(
-                f"{DASHBOARDS_DIR}/agent-slo-overview.json",
-                writer.dump_json(overview, "every spec given"),
-            )
-        )
+        boards.append(Dashboard("agent-slo-overview", "every spec given", overview))
     for wf in sorted(workflows, key=lambda w: w.name):
         board = _context(f"the dashboard of '{wf.name}'", dashboards.detail_dashboard, wf)
-        files.append(
-            OutputFile(
-                f"{DASHBOARDS_DIR}/agent-slo-{wf.name}.json",
-                writer.dump_json(board, f"workflow '{wf.name}' ({Path(wf.source).name})"),
+        boards.append(
+            Dashboard(
+                f"agent-slo-{wf.name}", f"workflow '{wf.name}' ({Path(wf.source).name})", board
             )
         )
-    return Generated(files, notes)
+    return Artifacts(units, boards, notes)
+
+
+def generate(workflows: list[model.Workflow], target: Target | None = None) -> Generated:
+    """Render every output of ``workflows`` in ``target``'s format (default: Prometheus rule
+    files, promtool tests and dashboards); raise ``GenerateError`` with context."""
+    artifacts = build(workflows)
+    rendered = formats.render(artifacts, target or Target())
+    return Generated(rendered.files, artifacts.notes + rendered.notes)

@@ -54,7 +54,7 @@ def _loaded_by(code: str) -> set[str]:
     return set(result.stdout.strip().split(","))
 
 
-RENDERING = ("rulegen.generators", "rulegen.writer", "rulegen.pipeline")
+RENDERING = ("rulegen.formats", "rulegen.generators", "rulegen.writer", "rulegen.pipeline")
 
 
 def test_promql_loads_no_template_engine() -> None:
@@ -122,7 +122,13 @@ LEAVES = (
 MODEL = ("rulegen.model",)  # the resolved model: dataclasses over the leaves
 SPEC = ("rulegen.spec", "rulegen.loader", "rulegen.resolve")  # the v1 format into the model
 QUERIES = ("rulegen.promql",)  # PromQL over the model, for the generators and the decisions
-GENERATION = ("rulegen.generators", "rulegen.writer", "rulegen.pipeline")
+GENERATION = (
+    "rulegen.artifacts",
+    "rulegen.formats",
+    "rulegen.generators",
+    "rulegen.writer",
+    "rulegen.pipeline",
+)
 COMMAND = ("agent_slo",)
 
 

@@ -10,11 +10,15 @@ import pytest
 
 CASES = Path(__file__).parent / "golden" / "cases"
 GENERATED = Path(__file__).parent.parent / "generated"
+#: The `--format vmalert` output of tests/test_formats.py's golden case.
+VMALERT_FORMAT = Path(__file__).parent / "golden" / "formats" / "vmalert"
 
 
 def _rule_files() -> list[Path]:
-    return sorted(CASES.glob("*/expected/rules/*.rules.yml")) + sorted(
-        GENERATED.glob("rules/*.rules.yml")
+    return (
+        sorted(CASES.glob("*/expected/rules/*.rules.yml"))
+        + sorted(GENERATED.glob("rules/*.rules.yml"))
+        + sorted(VMALERT_FORMAT.glob("rules/*.rules.yml"))
     )
 
 
@@ -36,12 +40,14 @@ def test_committed_output_passes_promtool(promtool: str) -> None:
 
 
 def test_vmalert_accepts_every_golden_rule_file() -> None:
-    """VictoriaMetrics' vmalert parses every generated rule file (MetricsQL is a superset)."""
+    """VictoriaMetrics' vmalert parses every generated rule file (MetricsQL is a superset),
+    the `--format vmalert` output included."""
     vmalert = shutil.which("vmalert")
     if vmalert is None:
         pytest.fail("vmalert is not on PATH: run scripts/setup (Debian's victoria-metrics)")
     files = _rule_files()
     assert files
+    assert any(path.is_relative_to(VMALERT_FORMAT) for path in files)
     for path in files:
         result = subprocess.run(
             [vmalert, f"-rule={path}", "-dryRun"], capture_output=True, text=True, check=False

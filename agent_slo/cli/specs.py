@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from agent_slo.cli.common import DomainFailure, load_workflows
-from rulegen import pipeline, writer
+from rulegen import formats, pipeline, writer
 from rulegen.errors import GenerateError
 from rulegen.spec import json_schema
 
@@ -42,6 +42,19 @@ def validate(paths: tuple[str, ...], show_notes: bool) -> None:
     click.echo(summary)
 
 
+def _labels(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` words as pairs."""
+    pairs = []
+    for value in values:
+        key, eq, val = value.partition("=")
+        if not eq or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", ctx, param)
+        pairs.append((key, val))
+    return tuple(pairs)
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
@@ -49,9 +62,9 @@ def validate(paths: tuple[str, ...], show_notes: bool) -> None:
     "--output",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("generated"),
-    show_default=True,
-    help="Directory for rules/ and tests/.",
+    default=None,
+    help="Directory to write to (its generated files that are no longer produced are "
+    "removed).  [default: generated, or generated-FORMAT for another format]",
 )
 @click.option(
     "--check",
@@ -59,15 +72,63 @@ def validate(paths: tuple[str, ...], show_notes: bool) -> None:
     help="Write nothing; exit 1 if the files in the output directory differ from what the "
     "specs generate (for GitOps CI).",
 )
-def generate(paths: tuple[str, ...], out_dir: Path, check: bool) -> None:
-    """Generate Prometheus rules and promtool tests from spec files (default: slo-specs/).
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(formats.FORMATS),
+    default=formats.PROMETHEUS,
+    show_default=True,
+    help="prometheus: rule files, promtool tests, dashboards. prometheus-operator: a "
+    "PrometheusRule per rule file, dashboard ConfigMaps and a kustomization.yaml. mimir, "
+    "cortex: rule files with a ruler namespace each (the file's name). thanos: rule files "
+    "for Thanos Ruler (partial responses refused). vmalert: rule files for vmalert.",
+)
+@click.option(
+    "--namespace",
+    help="Kubernetes namespace of the PrometheusRules and dashboard ConfigMaps (default: "
+    "none set, so kubectl's or Kustomize's applies).",
+)
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=_labels,
+    help="A label for the PrometheusRules and dashboard ConfigMaps, e.g. "
+    "release=kube-prometheus-stack for its rule selector; repeatable.",
+)
+@click.option(
+    "--dashboards-configmaps/--dashboards-json",
+    "configmaps",
+    default=None,
+    help='Dashboards as ConfigMaps labelled grafana_dashboard="1" for Grafana\'s sidecar, '
+    "or as JSON files.  [default: ConfigMaps for prometheus-operator, JSON otherwise]",
+)
+def generate(
+    paths: tuple[str, ...],
+    out_dir: Path | None,
+    check: bool,
+    fmt: str,
+    namespace: str | None,
+    labels: tuple[tuple[str, str], ...],
+    configmaps: bool | None,
+) -> None:
+    """Generate Prometheus rules, promtool tests and dashboards from spec files (default:
+    slo-specs/), in the output format of your ruler.
 
-    Writes rules/<workflow>.rules.yml (recording rules and alerts) and
-    tests/<slo>.test.yml (run them with `promtool test rules`). Output is byte-stable.
+    Writes rules/<slo>.rules.yml (recording rules and alerts), tests/<slo>.test.yml (run
+    them with `promtool test rules`) and dashboards/; other formats are described under
+    --format. Output is byte-stable.
     """
+    try:
+        target = formats.Target(fmt, namespace, labels, configmaps)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if out_dir is None:
+        out_dir = Path("generated" if fmt == formats.PROMETHEUS else f"generated-{fmt}")
     workflows = load_workflows(paths, "nothing was generated")
     try:
-        generated = pipeline.generate(workflows)
+        generated = pipeline.generate(workflows, target)
     except GenerateError as exc:
         raise DomainFailure(str(exc)) from exc
     for note in generated.notes:
@@ -77,7 +138,7 @@ def generate(paths: tuple[str, ...], out_dir: Path, check: bool) -> None:
         problems = writer.check(out_dir, files)
         if problems:
             raise DomainFailure(
-                "\n".join(problems) + "\ngenerated output is stale: run `agent-slo generate`"
+                "\n".join(problems) + f"\ngenerated output is stale: run `{target.command}`"
             )
         click.echo(f"ok: {len(files)} file(s) in {out_dir} are up to date")
         return
