@@ -91,12 +91,22 @@ def format_loc(loc: Loc) -> str:
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """Spec files under ``paths`` (files as given, directories searched recursively), sorted."""
+    """Spec files under ``paths`` (files as given, directories searched recursively), sorted.
+
+    Hidden files and folders (``.name``) are skipped: a Kubernetes ConfigMap mounted as a
+    folder holds each file twice, once under its hidden ``..data`` folder.
+    """
     found: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
+            found.update(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SPEC_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
         else:
             found.add(path)
     return sorted(found)
