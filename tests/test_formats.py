@@ -142,11 +142,14 @@ def test_mimir_notes_the_ruler_limits_the_rules_need() -> None:
 
 
 def test_headers_name_the_command_that_regenerates() -> None:
-    """Every YAML file says how to regenerate it, format included."""
+    """Every YAML file says how to regenerate it, format and Kubernetes options included."""
     for name, target in TARGETS.items():
+        command = f"agent-slo generate --format {name}"
+        if name == "prometheus-operator":
+            command += " --namespace monitoring --label release=kube-prometheus-stack"
         for path, content in _files(target).items():
             if path.endswith((".yml", ".yaml")):
-                assert f"`agent-slo generate --format {name}`" in content.splitlines()[1], path
+                assert f"`{command}`" in content.splitlines()[1], path
 
 
 def _kubernetes_objects(files: dict[str, str]) -> list[dict[str, Any]]:
@@ -276,7 +279,10 @@ def test_cli_writes_and_checks_a_format(tmp_path: Path) -> None:
     (out / "kustomization.yaml").write_text("# " + writer.HEADER_MARK + "\n")
     stale = CliRunner().invoke(main, [*args, "--check"])
     assert stale.exit_code == 1
-    assert "run `agent-slo generate --format prometheus-operator`" in stale.output
+    assert (
+        "run `agent-slo generate --format prometheus-operator --namespace monitoring "
+        "--label release=kube-prometheus-stack`" in stale.output
+    )
 
 
 def test_cli_default_output_folder_is_per_format(

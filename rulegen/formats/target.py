@@ -115,6 +115,9 @@ class Target:
         words = ["agent-slo generate"]
         if self.format != PROMETHEUS:
             words.append(f"--format {self.format}")
+        if self.namespace is not None:
+            words.append(f"--namespace {self.namespace}")
+        words.extend(f"--label {key}={value}" for key, value in self.labels)
         if self.configmaps != (self.format == PROMETHEUS_OPERATOR):
             words.append("--dashboards-configmaps" if self.configmaps else "--dashboards-json")
         return " ".join(words)
