@@ -29,6 +29,7 @@ __all__ = [
     "RawDocument",
     "discover",
     "format_loc",
+    "kind_of",
     "load_files",
     "load_text",
     "read_yaml",
@@ -329,8 +330,8 @@ _MESSAGES: dict[str, Callable[[Any], str]] = {
     "decimal_type": lambda err: (
         f"invalid value {err['input']!r}: expected a number, e.g. 99.5 (a percentage)"
     ),
-    "dict_type": lambda err: f"expected a mapping (name: value), found {_kind_of(err['input'])}",
-    "list_type": lambda err: f"expected a list, found {_kind_of(err['input'])}",
+    "dict_type": lambda err: f"expected a mapping (name: value), found {kind_of(err['input'])}",
+    "list_type": lambda err: f"expected a list, found {kind_of(err['input'])}",
     "enum": lambda err: f"invalid value {err['input']!r}: {_lower(_text(err))}",
     "literal_error": lambda err: f"invalid value {err['input']!r}: {_lower(_text(err))}",
 }
@@ -358,7 +359,7 @@ def _outcome_class(err: Any) -> str | None:
     if loc == ("outcomes",) and err["type"] == "dict_type":
         return (
             f"expected a mapping of outcome to class ({', '.join(classes)}), found "
-            f"{_kind_of(err['input'])}: e.g. `outcomes: {{wrong_result: bad}}`"
+            f"{kind_of(err['input'])}: e.g. `outcomes: {{wrong_result: bad}}`"
         )
     if len(loc) != 2 or loc[0] != "outcomes" or err["type"] != "enum":
         return None
@@ -392,7 +393,8 @@ def _message(err: Any) -> str:
     return _lower(_text(err)) or str(err["type"])
 
 
-def _kind_of(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """What a YAML value is, for messages: ``a mapping``, ``a list``, ``nothing``, ``int 5``."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):

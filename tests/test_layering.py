@@ -1,6 +1,7 @@
-"""Layering: command → (rulegen | exporter | decisions) → spec/model → leaves. Only the
-generators render rules; the exporter reads the spec model alone, and the decisions build
-their queries with rulegen.promql, which imports jinja2 only to render a rule."""
+"""Layering: command → (rulegen | exporter | decisions | importers) → spec/model → leaves.
+Only the generators render rules; the exporter reads the spec model alone, the decisions
+build their queries with rulegen.promql, which imports jinja2 only to render a rule, and the
+importers write specs, checked as specs are."""
 
 from __future__ import annotations
 
@@ -129,6 +130,9 @@ GENERATION = (
     "rulegen.writer",
     "rulegen.pipeline",
 )
+# Other tools' specs (Sloth, OpenSLO) into v1 specs: read with the spec's YAML loader and
+# checked with its resolver, as `validate` would; they render no rule.
+IMPORTERS = ("rulegen.importers",)
 COMMAND = ("agent_slo",)
 
 
@@ -167,6 +171,7 @@ def _area(module: str) -> str:
         ("spec", SPEC),
         ("queries", QUERIES),
         ("generation", GENERATION),
+        ("importers", IMPORTERS),
         ("command", COMMAND),
     ):
         if _within(module, prefixes):
@@ -183,6 +188,7 @@ ALLOWED: dict[str, set[str]] = {
     "generation": {"leaves", "model", "spec", "queries"},
     "exporter": {"leaves", "model", "spec"},
     "decisions": {"leaves", "model", "queries"},
+    "importers": {"leaves", "model", "spec"},
     "rulegen": set(),  # the package's __init__: its version
     "command": {
         "leaves",
@@ -192,6 +198,7 @@ ALLOWED: dict[str, set[str]] = {
         "generation",
         "exporter",
         "decisions",
+        "importers",
         "rulegen",
     },
 }

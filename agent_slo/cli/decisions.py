@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from agent_slo.cli.common import DEFAULT_SPECS, DomainFailure, GateInputFailure, load_workflows
 from agent_slo.cli.types import DURATION, LABEL_MATCHER
 from rulegen.errors import SpecErrors
+
+if TYPE_CHECKING:
+    from rulegen.importers import ImportResult
 
 __all__ = ["gate", "import_group", "report"]
 
@@ -202,7 +206,7 @@ def report_prometheus(
 
 @click.group(name="import")
 def import_group() -> None:
-    """Bring history kept elsewhere into Prometheus."""
+    """Bring history and SLO specs kept elsewhere into agent-slo."""
 
 
 @import_group.command(name="csv")
@@ -232,6 +236,61 @@ def import_csv(csv_path: Path, workflow: str | None, output: Path) -> None:
     text, series, samples = openmetrics(rows, workflow)
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {series} series, {samples} samples to {output}")
+
+
+_IMPORT_SOURCES = click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+_IMPORT_OUTPUT = click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the specs, one <workflow>.yaml each (default: all to stdout).",
+)
+
+
+@import_group.command(name="sloth")
+@_IMPORT_SOURCES
+@_IMPORT_OUTPUT
+def import_sloth(paths: tuple[Path, ...], output: Path | None) -> None:
+    """Turn Sloth specs (prometheus/v1, PrometheusServiceLevel, OpenSLO v1alpha) into
+    agent-slo specs; report what does not carry over (exit 1 if anything)."""
+    from rulegen import importers  # noqa: PLC0415 - only this command needs them
+
+    _imported(importers.import_sloth(paths), output)
+
+
+@import_group.command(name="openslo")
+@_IMPORT_SOURCES
+@_IMPORT_OUTPUT
+def import_openslo(paths: tuple[Path, ...], output: Path | None) -> None:
+    """Turn OpenSLO documents (v1, v1alpha) into agent-slo specs; report what does not
+    carry over (exit 1 if anything)."""
+    from rulegen import importers  # noqa: PLC0415 - only this command needs them
+
+    _imported(importers.import_openslo(paths), output)
+
+
+def _imported(result: ImportResult, output: Path | None) -> None:
+    """Print the findings (stderr), write the specs (a folder, or stdout); exit 1 if
+    anything was not carried over or nothing was."""
+    from rulegen import importers  # noqa: PLC0415
+
+    for finding in result.findings:
+        click.echo(str(finding), err=True)
+    if output is not None:
+        for path in importers.write_specs(result.specs, output):
+            click.echo(f"wrote {path}", err=True)
+    else:
+        click.echo("---\n".join(spec.text for spec in result.specs), nl=False)
+    lost = len(result.lost)
+    if not result.specs:
+        raise DomainFailure(f"nothing carried over; {lost} thing(s) could not be (listed above)")
+    if lost:
+        raise DomainFailure(
+            f"{lost} thing(s) not carried over (listed above); the {len(result.specs)} "
+            "spec(s) written leave them out"
+        )
 
 
 @click.command()
