@@ -421,6 +421,73 @@ def test_a_refused_tier_is_reported_at_its_condition(tmp_path: Path) -> None:
     assert "checkout-availability" in _slo_names(result)
 
 
+_POLICIES = """\
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: orders}
+spec:
+  service: shop
+  indicatorRef: orders
+  budgetingMethod: Occurrences
+  timeWindow: [{duration: 1w, isRolling: true}]
+  objectives: [{target: 0.99}]
+  alertPolicies: [quiet, {alertPolicyRef: notify}]
+---
+apiVersion: openslo/v1
+kind: SLI
+metadata: {name: orders}
+spec:
+  ratioMetric:
+    good: {metricSource: {type: prometheus, spec: {query: 'orders_total{ok="true"}'}}}
+    total: {metricSource: {type: prometheus, spec: {query: orders_total}}}
+---
+apiVersion: openslo/v1
+kind: AlertPolicy
+metadata: {name: quiet}
+spec:
+  alertWhenBreaching: false
+  alertWhenNoData: false
+  conditions: [{conditionRef: anything}]
+---
+apiVersion: openslo/v1
+kind: AlertPolicy
+metadata: {name: notify}
+spec:
+  alertWhenNoData: false
+  notificationTargets: [{targetRef: oncall}]
+---
+apiVersion: openslo/v1
+kind: AlertNotificationTarget
+metadata: {name: oncall}
+spec: {target: slack}
+---
+apiVersion: openslo/v1
+kind: SLI
+metadata: {name: spare}
+spec: {}
+"""
+
+
+def test_openslo_policies_say_what_alertmanager_does(tmp_path: Path) -> None:
+    """Notification targets and policies that never alert are reported; no-data alerting
+    switched off everywhere switches the absence alert off; unused objects are noted."""
+    path = tmp_path / "shop.yaml"
+    path.write_text(_POLICIES)
+    result = import_openslo([path])
+    assert [(f.line, f.field) for f in result.lost] == [
+        (24, "spec.alertWhenBreaching"),
+        (33, "spec.notificationTargets[0]"),
+    ]
+    assert "('oncall') are Alertmanager receivers" in result.lost[1].message
+    (spec,) = result.specs
+    (slo,) = yaml.safe_load(spec.text)["slos"]
+    assert (slo["period"], slo["objective"]) == ("1w", 99)
+    assert slo["alerting"] == {"absence": False}
+    notes = [(f.line, f.message) for f in result.findings if f.kind is Kind.NOTE]
+    assert (40, "SLI 'spare' is not used by any SLO given") in notes
+    assert not any("oncall" in message for _, message in notes)
+
+
 # -- the command -------------------------------------------------------------------------
 
 

@@ -31,8 +31,15 @@ __all__ = ["drafts", "import_openslo"]
 
 _V1: Final = "openslo/v1"
 _V1ALPHA: Final = "openslo/v1alpha"
-_KINDS: Final = ("SLO", "SLI", "AlertPolicy", "AlertCondition", "AlertNotificationTarget")
-_MORE_KINDS: Final = ("Service", "DataSource")
+_KINDS: Final = (
+    "SLO",
+    "SLI",
+    "AlertPolicy",
+    "AlertCondition",
+    "AlertNotificationTarget",
+    "Service",
+    "DataSource",
+)
 #: OpenSLO duration units, in days (calendar units as their usual length).
 _DAYS: Final = {"d": 1, "w": 7, "M": 30, "Q": 90, "Y": 365}
 _CALENDAR_UNITS: Final = {"M": "month", "Q": "quarter", "Y": "year"}
@@ -104,7 +111,7 @@ class _Catalog:
             source.take(())
             source.lost((), f"not an OpenSLO document (apiVersion {_V1} or {_V1ALPHA})")
             return
-        if kind not in (*_KINDS, *_MORE_KINDS):
+        if kind not in _KINDS:
             source.take(())
             source.lost(("kind",), f"kind '{kind}' has no counterpart in agent-slo specs")
             return
@@ -136,7 +143,8 @@ class _Catalog:
     def unused(self) -> list[_Object]:
         return [
             obj
-            for kind in (*_KINDS[1:], *_MORE_KINDS)
+            for kind in _KINDS
+            if kind != "SLO"
             for obj in self.objects(kind)
             if (kind, obj.name) not in self.used
         ]
@@ -575,19 +583,18 @@ def _alert_policies(
         policy = _policy(catalog, slo.source, item)
         if policy is None:
             continue
-        if (when := _alert_when(policy)) is not None:
+        if (when := _policy_switches(catalog, policy)) is not None:
             no_data.append(when)
-        if policy.source.get(policy.at("spec", "alertWhenBreaching")) is False:
-            continue
         for condition in _conditions(catalog, policy):
+            where = (condition.source, condition.at("spec", "condition"))
             tier = _tier(condition, period)
-            if tier is not None:
-                name = _tier_name(condition.name)
-                tiers[name] = tier
-                origins[f"alerting.tiers.{name}"] = (
-                    condition.source,
-                    condition.at("spec", "condition"),
-                )
+            name = _tier_name(condition.name)
+            if tier is None or origins.get(f"alerting.tiers.{name}") == where:
+                continue  # the same condition, listed by two policies
+            while name in tiers:
+                name = f"{name}-{len(tiers)}"
+            tiers[name] = tier
+            origins[f"alerting.tiers.{name}"] = where
     absence = False if no_data and not any(no_data) else None
     return tiers, absence, origins
 
@@ -595,43 +602,44 @@ def _alert_policies(
 def _policy(catalog: _Catalog, source: Source, item: Loc) -> _Object | None:
     """The AlertPolicy an SLO lists: inline, by ``alertPolicyRef``, or by name."""
     value = source.get(item)
-    if isinstance(value, str):
-        name: str | None = value
-        ref_loc = item
-    elif isinstance(value, dict) and "alertPolicyRef" in value:
-        ref_loc = (*item, "alertPolicyRef")
-        name = source.text(ref_loc)
-    elif isinstance(value, dict):
-        inline = _Object("AlertPolicy", "", "", source, item)
-        inline.name = source.text((*item, "metadata", "name")) or f"alertPolicies[{item[-1]}]"
-        source.get((*item, "kind"))
-        return inline
-    else:
+    if isinstance(value, dict) and "alertPolicyRef" not in value:
+        inline = source.text((*item, "metadata", "name")) or f"alertPolicies[{item[-1]}]"
+        return _Object("AlertPolicy", inline, "", source, item)
+    ref_loc = (*item, "alertPolicyRef") if isinstance(value, dict) else item
+    name = source.text(ref_loc)
+    if not name:
         source.lost(item, "expected an alert policy or a reference to one")
         return None
-    policy = catalog.get("AlertPolicy", name or "")
+    policy = catalog.get("AlertPolicy", name)
     if policy is None:
         source.lost(ref_loc, f"no AlertPolicy named '{name}' in the files given")
     return policy
 
 
-def _alert_when(policy: _Object) -> bool | None:
-    """Read a policy's alertWhen* switches; return alertWhenNoData."""
+def _policy_switches(catalog: _Catalog, policy: _Object) -> bool | None:
+    """Report what a policy says that is Alertmanager's (notification targets, resolved
+    notifications) or that leaves its conditions out; its ``alertWhenNoData``."""
     source = policy.source
     _metadata(policy)
     resolved = policy.at("spec", "alertWhenResolved")
     if source.get(resolved) is True:
         source.note(resolved, "resolved notifications are Alertmanager's `send_resolved`")
     for item in source.items(policy.at("spec", "notificationTargets")):
-        source.take(item)
-        target = source.get(item)
+        target = source.take(item)
         ref = target.get("targetRef") if isinstance(target, dict) else None
+        target_object = catalog.get("AlertNotificationTarget", str(ref)) if ref else None
+        if target_object is not None:
+            target_object.source.take(target_object.loc)  # reported here, as a whole
         named = f" ('{ref}')" if ref else ""
         source.lost(
             item,
-            f"notification targets{named} are Alertmanager receivers: route the "
-            "alerts on their labels (slo, workflow, severity)",
+            f"notification targets{named} are Alertmanager receivers: route the alerts on "
+            "their labels (slo, workflow, severity)",
         )
+    breaching = policy.at("spec", "alertWhenBreaching")
+    if source.get(breaching) is False:
+        source.take(policy.at("spec", "conditions"))
+        source.lost(breaching, "a policy that never alerts on its conditions is left out")
     value = source.get(policy.at("spec", "alertWhenNoData"))
     return value if isinstance(value, bool) else None
 
@@ -639,6 +647,8 @@ def _alert_when(policy: _Object) -> bool | None:
 def _conditions(catalog: _Catalog, policy: _Object) -> list[_Object]:
     """A policy's alert conditions: inline, or by ``conditionRef``."""
     source = policy.source
+    if source.get(policy.at("spec", "alertWhenBreaching")) is False:
+        return []
     out = []
     for item in source.items(policy.at("spec", "conditions")):
         ref = source.text((*item, "conditionRef"))
