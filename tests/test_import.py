@@ -561,6 +561,8 @@ def test_counter_queries_are_read(query: str, selector: str) -> None:
         ("sum(rate(a[{{.other}}]))", "template variable other than"),
         ("sum(avg_over_time(a[5m]))", "'avg_over_time' is not rate() or increase()"),
         ("sum(rate(a[5m])) - sum(rate(b[5m])) - sum(rate(c[5m]))", "unexpected '-'"),
+        ("1 - histogram_share(0.2, sum(rate(a[5m])))", "arithmetic on the number 1"),
+        ("vector(1)[5m]", "expected a counter's name, found 'vector'"),
     ],
 )
 def test_other_queries_are_refused_with_the_reason(query: str, reason: str) -> None:

@@ -180,7 +180,10 @@ class _Parser:
         return selector
 
     def selector(self) -> Selector:
-        if self.done() or self.tokens[self.pos][0] != "name":
+        kind = self.tokens[self.pos][0] if not self.done() else ""
+        if kind == "number":
+            raise QueryError(f"arithmetic on the number {self.peek()} is not a counter")
+        if kind != "name":
             raise QueryError(f"expected a counter's name, found {self.peek() or 'the end'!r}")
         metric = self.take()
         if metric in ("sum", "rate", "increase", "vector", "or", "and", "unless"):
