@@ -16,6 +16,20 @@ import yaml
 from harness import process
 
 from decisions import promapi
+from rulegen import pipeline, writer
+
+
+def generated_rules(folder: Path, spec: str, *, step: str | None = None) -> list[Path]:
+    """The rule files generated from ``spec`` (written to ``folder/spec.yaml``), in
+    ``folder/generated/rules``; with ``step``, the 5-minute step group evaluated every
+    ``step`` instead, so that a test sees steps within seconds."""
+    (folder / "spec.yaml").write_text(spec)
+    out = folder / "generated"
+    writer.write(out, pipeline.generate(pipeline.load([folder / "spec.yaml"])).files)
+    files = sorted(out.glob("rules/*.rules.yml"))
+    for path in files if step else []:
+        path.write_text(path.read_text().replace("interval: 5m", f"interval: {step}"))
+    return files
 
 
 def free_port() -> int:

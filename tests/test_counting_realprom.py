@@ -24,10 +24,9 @@ from typing import Any
 
 import yaml
 from harness import process, wait_http
-from realprom import free_port, running_prometheus
+from realprom import free_port, generated_rules, running_prometheus
 
 from exporter.client import OutcomeClient
-from rulegen import pipeline, writer
 
 SPEC = """\
 apiVersion: agent-slo/v1
@@ -43,18 +42,9 @@ slos:
 SLO = "triage-quality"
 
 
-def generate(tmp_path: Path) -> list[Path]:
-    (tmp_path / "spec.yaml").write_text(SPEC)
-    out = tmp_path / "generated"
-    writer.write(out, pipeline.generate(pipeline.load([tmp_path / "spec.yaml"])).files)
-    return sorted(out.glob("rules/*.rules.yml"))
-
-
 def test_prometheus_down_while_agents_record(tmp_path: Path) -> None:
     """Runs recorded while Prometheus is down count once it is back: 150 runs, 30 bad."""
-    rules = generate(tmp_path)
-    for path in rules:  # the 5-minute step group, every 2 s
-        path.write_text(path.read_text().replace("interval: 5m", "interval: 2s"))
+    rules = generated_rules(tmp_path, SPEC, step="2s")
     port = free_port()
     cli = Path(sys.executable).parent / "agent-slo"
     serve = [
@@ -234,7 +224,7 @@ def test_rules_at_a_realistic_interval_count_every_run(tmp_path: Path, promtool:
     """Evaluated every 15 s and every 5 minutes by Prometheus's engine over 8 hours with a
     2-hour scrape gap, a new series first seen at 4 and a replica reset, the windows and the
     period hold exactly the runs counted independently from the data."""
-    rules = [p for p in generate(tmp_path) if "zero-tolerance" not in p.name]
+    rules = [p for p in generated_rules(tmp_path, SPEC) if "zero-tolerance" not in p.name]
     assert len(rules) == 1
     samples = counters()
     tsdb = tmp_path / "tsdb"

@@ -27,11 +27,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from harness import process, wait_http
-from realprom import Prometheus, free_port, running_prometheus
+from realprom import Prometheus, free_port, generated_rules, running_prometheus
 
 from agent_slo.cli import main
 from exporter.client import OutcomeClient
-from rulegen import pipeline, writer
 
 TODAY = dt.datetime.now(dt.UTC).date()
 SPEC = f"""\
@@ -68,13 +67,8 @@ slos:
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus, Path]]:
     """Prometheus with the recorded counts above, and the spec file."""
     tmp = tmp_path_factory.mktemp("report")
+    rules = generated_rules(tmp, SPEC, step="2s")
     spec = tmp / "spec.yaml"
-    spec.write_text(SPEC)
-    out = tmp / "generated"
-    writer.write(out, pipeline.generate(pipeline.load([spec])).files)
-    rules = sorted(out.glob("rules/*.rules.yml"))
-    for path in rules:  # the 5-minute step group, every 2 s
-        path.write_text(path.read_text().replace("interval: 5m", "interval: 2s"))
     port = free_port()
     serve = [
         str(Path(sys.executable).parent / "agent-slo"), "serve", "--specs", str(spec),
