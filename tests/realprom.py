@@ -80,9 +80,11 @@ def running_prometheus(
     interval: str = "1s",
     alertmanagers: Sequence[str] = (),
     honor_labels: bool = False,
+    remote_write: Sequence[str] = (),
     config: dict[str, Any] | None = None,
 ) -> Iterator[Prometheus]:
-    """Prometheus scraping ``targets`` (host:port) every ``interval``; stopped on exit.
+    """Prometheus scraping ``targets`` (host:port) every ``interval``, sending every sample
+    it stores (scraped and recorded) to the ``remote_write`` URLs; stopped on exit.
 
     ``config`` replaces the configuration built from the other arguments.
     """
@@ -101,6 +103,10 @@ def running_prometheus(
             }
         ],
     }
+    if remote_write:
+        config["remote_write"] = [
+            {"url": url, "queue_config": {"batch_send_deadline": "100ms"}} for url in remote_write
+        ]
     if alertmanagers:
         config["alerting"] = {
             "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]

@@ -1,6 +1,7 @@
 """The generated rules on a second engine: VictoriaMetrics (single node) scraping the exporter
 and vmalert evaluating the rules (recorded series written back to VictoriaMetrics, alerts sent
-to Alertmanager), beside Prometheus scraping the same exporter with the same rules.
+to Alertmanager), beside Prometheus scraping the same exporter with the same rules and
+sending every sample to another VictoriaMetrics by remote write.
 
 One burst, 100 runs of which 40 rejected, recorded at once against a 99% objective (a fast
 burn: 40% of the runs bad against a 1% budget). By hand:
@@ -124,6 +125,7 @@ class Burst:
     prometheus: Prometheus
     victoriametrics: VictoriaMetrics
     vmalert: VMAlert
+    storage: VictoriaMetrics  # what Prometheus sends by remote write
     webhook: Webhook
     rules: list[Path]
     recorded: float  # Unix time the burst was recorded
@@ -153,8 +155,14 @@ def burst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Burst]:
         wait_http(f"http://{target}/readyz")
         am = stack.enter_context(running_alertmanager(tmp, am_port, webhook.port))
         vm = stack.enter_context(running_victoriametrics(tmp / "victoriametrics", [target]))
+        storage = stack.enter_context(running_victoriametrics(tmp / "storage"))
         prom = stack.enter_context(
-            running_prometheus(tmp / "prometheus", [target], rule_files=prometheus_rules)
+            running_prometheus(
+                tmp / "prometheus",
+                [target],
+                rule_files=prometheus_rules,
+                remote_write=[f"{storage.url}/api/v1/write"],
+            )
         )
         # Prometheus counts from its first evaluations: every figure recorded, at 0 runs.
         prom.wait_value(of_slo("slo:period_error_budget_remaining:ratio"), 1)
@@ -171,7 +179,7 @@ def burst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Burst]:
         for i in range(RUNS):
             client.record("refunds", "rejected" if i < BAD else "success")
         assert client.flush(10)
-        yield Burst(prom, vm, vmalert, webhook, prometheus_rules, time.time())
+        yield Burst(prom, vm, vmalert, storage, webhook, prometheus_rules, time.time())
 
 
 def test_budget_figures_are_equal_on_both_engines(burst: Burst) -> None:
@@ -185,6 +193,19 @@ def test_budget_figures_are_equal_on_both_engines(burst: Burst) -> None:
     for name, expected in FIGURES.items():
         assert burst.prometheus.value(of_slo(name)) == expected, name
         assert burst.victoriametrics.value(of_slo(name)) == expected, name
+
+
+def test_prometheus_sends_the_same_figures_and_alerts_to_victoriametrics(burst: Burst) -> None:
+    """With the rules evaluated by Prometheus and every sample sent to VictoriaMetrics by
+    remote write, VictoriaMetrics holds the exact figures and the firing pages."""
+    for name, expected in FIGURES.items():
+        burst.storage.wait_value(of_slo(name), expected, timeout=45)
+    pages = 'ALERTS{alertstate="firing",severity="page"}'
+    burst.prometheus.wait_for(pages, timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(burst.storage.query(pages)) < 2:
+        time.sleep(0.5)
+    assert {a["metric"]["long_window"] for a in burst.storage.query(pages)} == {"1h", "6h"}
 
 
 def test_vmalert_fires_the_tickets_but_not_the_pages(burst: Burst) -> None:
