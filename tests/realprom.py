@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from harness import process
+from harness import process, wait_http
 
 from decisions import promapi
 from rulegen import pipeline, writer
@@ -37,6 +38,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_exporter(folder: Path, specs: Path) -> Iterator[str]:
+    """`agent-slo serve` of ``specs`` on a free loopback port, its state and log in
+    ``folder``: its address (host:port), ready for writes. Stopped on exit."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    serve = [
+        str(Path(sys.executable).parent / "agent-slo"), "serve", "--specs", str(specs),
+        "--port", str(port), "--state", str(folder / "state.db"),
+    ]  # fmt: skip
+    with process(serve, folder / "exporter.log"):
+        wait_http(f"http://127.0.0.1:{port}/readyz")
+        yield f"127.0.0.1:{port}"
 
 
 class Prometheus(promapi.Prometheus):

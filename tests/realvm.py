@@ -24,7 +24,8 @@ from harness import process, wait_http
 from realprom import Prometheus, free_port
 
 
-def _binary(name: str) -> str:
+def binary(name: str) -> str:
+    """The path of VictoriaMetrics' tool ``name``; fails the test if it is missing."""
     path = shutil.which(name)
     if path is None:
         raise AssertionError(f"{name} is not on PATH: run scripts/setup (victoria-metrics)")
@@ -58,7 +59,7 @@ def running_victoriametrics(
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     args = [
-        _binary("victoria-metrics"),
+        binary("victoria-metrics"),
         f"-httpListenAddr=127.0.0.1:{port}",
         f"-storageDataPath={folder / 'data'}",
         "-search.latencyOffset=0s",
@@ -116,7 +117,7 @@ def running_vmalert(
     """
     port = free_port()
     args = [
-        _binary("vmalert"),
+        binary("vmalert"),
         f"-httpListenAddr=127.0.0.1:{port}",
         f"-datasource.url={victoriametrics}",
         f"-remoteWrite.url={victoriametrics}",

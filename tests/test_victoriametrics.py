@@ -32,7 +32,6 @@ exhausted budget are exact on vmalert, a few evaluations later than on Prometheu
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -42,8 +41,14 @@ from typing import Any
 
 import pytest
 import yaml
-from harness import Webhook, process, running_alertmanager, wait_http
-from realprom import Prometheus, free_port, generated_rules, running_prometheus
+from harness import Webhook, running_alertmanager
+from realprom import (
+    Prometheus,
+    free_port,
+    generated_rules,
+    running_exporter,
+    running_prometheus,
+)
 from realvm import VictoriaMetrics, VMAlert, running_victoriametrics, running_vmalert
 
 from exporter.client import OutcomeClient
@@ -140,20 +145,14 @@ def burst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Burst]:
     (tmp / "vmalert").mkdir()
     prometheus_rules = generated_rules(tmp / "prometheus", SPEC, step=PROMETHEUS_STEP)
     vmalert_rules = generated_rules(tmp / "vmalert", SPEC, step=VMALERT_INTERVAL)
-    port, am_port = free_port(), free_port()
-    cli = Path(sys.executable).parent / "agent-slo"
-    serve = [
-        str(cli), "serve", "--specs", str(tmp / "prometheus" / "spec.yaml"),
-        "--port", str(port), "--state", str(tmp / "state.db"),
-    ]  # fmt: skip
-    target = f"127.0.0.1:{port}"
     webhook = Webhook()
     with ExitStack() as stack:
         stack.callback(webhook.server.server_close)
         stack.callback(webhook.server.shutdown)
-        stack.enter_context(process(serve, tmp / "exporter.log"))
-        wait_http(f"http://{target}/readyz")
-        am = stack.enter_context(running_alertmanager(tmp, am_port, webhook.port))
+        target = stack.enter_context(
+            running_exporter(tmp / "exporter", tmp / "prometheus/spec.yaml")
+        )
+        am = stack.enter_context(running_alertmanager(tmp, free_port(), webhook.port))
         vm = stack.enter_context(running_victoriametrics(tmp / "victoriametrics", [target]))
         storage = stack.enter_context(running_victoriametrics(tmp / "storage"))
         prom = stack.enter_context(
