@@ -141,6 +141,20 @@ def test_mimir_notes_the_ruler_limits_the_rules_need() -> None:
     ]
 
 
+def test_vmalert_notes_the_tiers_it_never_fires() -> None:
+    """Over 30 days the tiers are 1h/5m, 6h/30m (pages), 1d/2h and 3d/6h (tickets): the two
+    whose short window is an hour or less sum per-evaluation rises that vmalert reads as 0
+    (tests/test_victoriametrics.py sees them stay silent there); the tickets are exact."""
+    generated = pipeline.generate(pipeline.load([SPEC]), Target("vmalert"))
+    notes = [n for n in generated.notes if n.startswith("vmalert:")]
+    assert len(notes) == len(_prometheus_rules()) - 1  # every SLO; not the zero-tolerance file
+    assert all(
+        "the 1h/5m and 6h/30m burn-rate tier(s) never fire under vmalert" in n for n in notes
+    )
+    others = pipeline.generate(pipeline.load([SPEC]), Target("thanos")).notes
+    assert not [n for n in others if n.startswith("vmalert:")]
+
+
 def test_headers_name_the_command_that_regenerates() -> None:
     """Every YAML file says how to regenerate it, format and Kubernetes options included."""
     for name, target in TARGETS.items():

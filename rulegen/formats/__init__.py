@@ -67,6 +67,7 @@ def render(artifacts: Artifacts, target: Target) -> Rendered:
         files = rulers.thanos_files(artifacts, target)
     else:
         files = rulers.vmalert_files(artifacts, target)
+        notes = rulers.vmalert_notes(artifacts)
     if target.configmaps:
         boards = kubernetes.dashboard_configmaps(artifacts, target)
         objects = objects + boards

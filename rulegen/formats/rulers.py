@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from rulegen import burn, names
 from rulegen.artifacts import Artifacts, RuleFile
+from rulegen.durations import parse_duration
 from rulegen.formats.prometheus import rule_file
 from rulegen.formats.target import Target
 from rulegen.writer import OutputFile
 
-__all__ = ["MIMIR_LIMITS", "mimir_limit_notes", "namespaced_files", "thanos_files", "vmalert_files"]
+__all__ = [
+    "MIMIR_LIMITS",
+    "mimir_limit_notes",
+    "namespaced_files",
+    "thanos_files",
+    "vmalert_files",
+    "vmalert_notes",
+]
 
 #: Mimir's default per-tenant ruler limits, by the name of the setting.
 MIMIR_LIMITS: Final = {"ruler_max_rules_per_rule_group": 20, "ruler_max_rule_groups_per_tenant": 70}
@@ -75,3 +84,28 @@ def vmalert_files(artifacts: Artifacts, target: Target) -> list[OutputFile]:
     """Rule files for vmalert (``-rule=rules/*.rules.yml``): Prometheus' format, which
     vmalert reads as it is."""
     return [rule_file(rules, target) for rules in artifacts.rule_files]
+
+
+def vmalert_notes(artifacts: Artifacts) -> list[str]:
+    """The burn-rate tiers vmalert never fires. Windows of an hour or less sum each
+    evaluation's rise, which a rule computes from the results of the rules before it in its
+    group; vmalert does not chain rules within a group (it reads them back through remote
+    write, one evaluation late), so those windows read 0 there."""
+    notes = []
+    for rules in artifacts.rule_files:
+        tiers = [
+            f"{labels[names.LABEL_LONG_WINDOW]}/{labels[names.LABEL_SHORT_WINDOW]}"
+            for group in rules.content["groups"]
+            for rule in group["rules"]
+            if rule.get("alert") == names.ALERT_BURN
+            for labels in [rule["labels"]]
+            if parse_duration(labels[names.LABEL_SHORT_WINDOW]) <= burn.RAW_WINDOW_MAX
+        ]
+        if tiers:
+            notes.append(
+                f"vmalert: {rules.name}: the {' and '.join(tiers)} burn-rate tier(s) never fire "
+                "under vmalert, which does not chain rules within a group (their windows of an "
+                "hour or less read 0 there); evaluate the rules in Prometheus and remote-write "
+                "to VictoriaMetrics for paging (docs/scaling.md)"
+            )
+    return notes
