@@ -84,6 +84,7 @@ __all__ = [
     "ratio",
     "render",
     "rise_expr",
+    "rise_of",
     "runs_by",
     "runs_left_by_slo",
     "series_seen",
@@ -747,21 +748,31 @@ def bad_step_expr(slo: SLO) -> str:
 
 def rise_expr(slo: SLO, kind: str) -> str:
     """Events of ``kind`` since the previous evaluation of the SLO's main group."""
-    c = slo_selector(names.rec_counter(kind), slo)
-    events = slo_selector(names.rec_counter("events"), slo)
+    return rise_of(slo.name, kind)
+
+
+def rise_of(slo_name: str, kind: str, now: str | None = None, previous: str | None = None) -> str:
+    """Events of ``kind`` since the previous evaluation of the SLO ``slo_name``'s main
+    group. ``now`` is this evaluation's per-target sums and ``previous`` the previous
+    evaluation's (by default both read from ``slo:<kind>:counter``, recorded just before in
+    the group)."""
+    c = selectors.slo_selector(names.rec_counter(kind), slo_name)
+    events = selectors.slo_selector(names.rec_counter("events"), slo_name)
     gap = format_duration(GAP_BRIDGE)
     latest = format_duration(2 * burn.STEP)
     return render(
         "rise",
-        c=c,
-        prev=last_over_time(offset(range_vector(c, gap), "1ms")),
+        c=c if now is None else now,
+        prev=previous or last_over_time(offset(range_vector(c, gap), "1ms")),
         before=last_over_time(
-            range_vector(slo_selector(names.rec_counter_before(kind), slo), latest)
+            range_vector(selectors.slo_selector(names.rec_counter_before(kind), slo_name), latest)
         ),
         events_prev=count_(last_over_time(offset(range_vector(events, gap), "1ms"))),
         events_before=count_(
             last_over_time(
-                range_vector(slo_selector(names.rec_counter_before("events"), slo), latest)
+                range_vector(
+                    selectors.slo_selector(names.rec_counter_before("events"), slo_name), latest
+                )
             )
         ),
     )

@@ -17,16 +17,19 @@ import yaml
 from harness import process, wait_http
 
 from decisions import promapi
-from rulegen import pipeline, writer
+from rulegen import formats, pipeline, writer
 
 
-def generated_rules(folder: Path, spec: str, *, step: str | None = None) -> list[Path]:
+def generated_rules(
+    folder: Path, spec: str, *, step: str | None = None, fmt: str = "prometheus"
+) -> list[Path]:
     """The rule files generated from ``spec`` (written to ``folder/spec.yaml``), in
     ``folder/generated/rules``; with ``step``, the 5-minute step group evaluated every
     ``step`` instead, so that a test sees steps within seconds."""
     (folder / "spec.yaml").write_text(spec)
     out = folder / "generated"
-    writer.write(out, pipeline.generate(pipeline.load([folder / "spec.yaml"])).files)
+    workflows = pipeline.load([folder / "spec.yaml"])
+    writer.write(out, pipeline.generate(workflows, formats.Target(fmt)).files)
     files = sorted(out.glob("rules/*.rules.yml"))
     for path in files if step else []:
         path.write_text(path.read_text().replace("interval: 5m", f"interval: {step}"))

@@ -107,13 +107,15 @@ def running_vmalert(
     *,
     interval: str,
     notifier: str,
+    flush: str = "100ms",
 ) -> Iterator[VMAlert]:
     """vmalert evaluating ``rule_files`` against ``victoriametrics`` (a URL) every
     ``interval`` (groups without their own), writing the recorded series back to it and
     sending alerts to the Alertmanager at ``notifier``; stopped on exit.
 
-    The recorded series are flushed every 100 ms, so that with VictoriaMetrics' one second
-    until a sample is searchable, every evaluation reads the results of the one before.
+    The recorded series are flushed every ``flush`` (100 ms by default), so that with
+    VictoriaMetrics' one second until a sample is searchable, every evaluation reads the
+    results of the one before.
     """
     port = free_port()
     args = [
@@ -121,7 +123,7 @@ def running_vmalert(
         f"-httpListenAddr=127.0.0.1:{port}",
         f"-datasource.url={victoriametrics}",
         f"-remoteWrite.url={victoriametrics}",
-        "-remoteWrite.flushInterval=100ms",
+        f"-remoteWrite.flushInterval={flush}",
         f"-evaluationInterval={interval}",
         f"-notifier.url={notifier}",
         *(f"-rule={path}" for path in rule_files),

@@ -226,8 +226,9 @@ def chain_depth(group: list[dict[str, str]], record: str) -> int:
     return max((1 + chain_depth(group, name) for name in same), default=0)
 
 
-#: What vmalert reads for the events since the previous evaluation (measured in
-#: tests/test_victoriametrics.py, test_vmalert_cannot_chain_rules_within_a_group).
+#: What vmalert reads for the events since the previous evaluation with Prometheus' rules
+#: (measured in tests/test_victoriametrics.py before the vmalert format computed its rises
+#: from the raw counters).
 ZERO = 0
 
 
@@ -245,7 +246,7 @@ def tiers(path: Path, severity: str | None = None) -> list[tuple[str, str, str]]
 
 def tiers_without_rises(path: Path) -> set[tuple[str, str, str]]:
     """The burn tiers with a window summed from the events since each evaluation (which
-    vmalert reads as 0)."""
+    vmalert reads as 0 in Prometheus' rules)."""
     groups = yaml.safe_load(path.read_text())["groups"]
     from_rises = {
         r["record"].removeprefix("slo:events:increase")

@@ -6,7 +6,7 @@ files each Prometheus-compatible system loads. Byte-stable, like every generated
   ``kustomization.yaml`` listing every object;
 - ``mimir``, ``cortex``: ``rules/<name>.rules.yml`` with ``namespace: <name>``;
 - ``thanos``: ``rules/<name>.rules.yml``, every group with ``partial_response_strategy: abort``;
-- ``vmalert``: ``rules/<name>.rules.yml``.
+- ``vmalert``: ``rules/<name>.rules.yml``, each rise computed from the raw counters.
 
 Dashboards are ``dashboards/<name>.json``, or with ``dashboards_configmaps`` (the default of
 ``prometheus-operator``) ``ConfigMap``s for Grafana's sidecar in ``dashboards/<name>.yaml``.
