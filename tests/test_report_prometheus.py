@@ -135,6 +135,9 @@ def test_figures_add_up_and_every_row_has_its_verdict(prom: tuple[Prometheus, Pa
     assert sum(runs for _, runs, _ in report["daily"]) == 43
     assert sum(bad for _, _, bad in report["daily"]) == 13
     assert report["daily"][-1][1:] == [43, 13]
+    [fewer] = _report(prom, "--slo", "triage-quality", "--min-runs", "3", "--format", "json")
+    assert fewer["budget_remaining"] == report["budget_remaining"]  # the same recorded figures
+    assert fewer["breakdowns"]["task"][-1]["status"] == "within_budget"  # c: 3 runs, 0 bad
 
 
 def test_autonomy_from_the_budget_history(prom: tuple[Prometheus, Path]) -> None:

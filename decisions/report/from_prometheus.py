@@ -66,7 +66,8 @@ def prometheus_report(
     rate = failures / runs if runs else 0.0
     allowed = budget * runs
     left = remaining(failures, runs, budget)
-    if options == Options() and runs:  # the SLO's own period: the figures its alerts read
+    own_terms = options.thresholds is None and options.since is None
+    if own_terms and runs:  # the SLO's own period and budget: the figures its alerts read
         allowed = prom.scalar(promql.slo_selector(names.REC_PERIOD_ALLOWED, slo), at) or allowed
         recorded = prom.scalar(promql.slo_selector(names.REC_PERIOD_REMAINING, slo), at)
         left = left if recorded is None else recorded
