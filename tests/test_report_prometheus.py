@@ -245,6 +245,7 @@ def test_since_and_until_choose_the_period(prom: tuple[Prometheus, Path]) -> Non
     [since] = _report(prom, "--slo", "triage-quality", "--since", today, "--format", "json")
     assert (since["runs"], since["failures"], since["status"]) == (43, 13, "tighten")
     assert since["since"].startswith(today)
+    assert [day[1:] for day in since["daily"]] == [[43, 13]]  # one partial day
     [until] = _report(prom, "--slo", "triage-quality", "--until", today, "--format", "json")
     assert (until["runs"], until["status"]) == (0, "no_data")
     assert until["until"] == f"{today} 00:00 UTC"

@@ -9,7 +9,14 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from decisions.policy import NOT_ENOUGH_RUNS, Status, judge, remaining, worst_first
+from decisions.policy import (
+    NOT_ENOUGH_RUNS,
+    WITHIN_BUDGET,
+    Status,
+    judge,
+    remaining,
+    worst_first,
+)
 from rulegen.model import Policy
 
 __all__ = ["SCHEMA", "Breakdown", "Focus", "Report", "RowJudge", "Thresholds"]
@@ -69,8 +76,8 @@ class Thresholds:
 
     def rows(self, min_runs: int) -> RowJudge:
         """The verdicts of breakdown rows under these thresholds."""
-        order = worst_first(self.policies(), self.exhausted)
-        return RowJudge(self.judge, self.budget, min_runs, order)
+        within = Status("within_budget", self.actions["within_budget"])
+        return RowJudge.of(self.policies(), self.exhausted, self.budget, min_runs, within)
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,23 @@ class RowJudge:
         self.budget = budget
         self.min_runs = min_runs
         self.worst_first = list(worst_first)
+
+    @classmethod
+    def of(
+        cls,
+        policies: Sequence[Policy],
+        exhausted: Status,
+        budget: float,
+        min_runs: int,
+        within: Status = WITHIN_BUDGET,
+    ) -> RowJudge:
+        """Rows judged by ``policies`` like the whole."""
+        return cls(
+            lambda rate, left: judge(policies, rate, left, exhausted, within),
+            budget,
+            min_runs,
+            worst_first(policies, exhausted),
+        )
 
     def row(self, value: str, runs: int, failures: int, allowed: float) -> Breakdown:
         """The breakdown row of ``value``; ``allowed``: the period's allowed failures."""

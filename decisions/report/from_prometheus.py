@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from decisions.autonomy import autonomy
-from decisions.policy import Status, judge, remaining, worst_first
+from decisions.policy import Status, judge, remaining
 from decisions.promapi import Prometheus
 from decisions.report.figures import Breakdown, Report, RowJudge, Thresholds
 from rulegen import burn, names, promql
@@ -77,12 +77,7 @@ def prometheus_report(
     else:
         exhausted = Status("exhausted", slo.exhausted_action)
         status = judge(slo.policies, rate, left, exhausted) if runs else NO_DATA
-        rows = RowJudge(
-            lambda r, b: judge(slo.policies, r, b, exhausted),
-            budget,
-            options.min_runs,
-            worst_first(slo.policies, exhausted),
-        )
+        rows = RowJudge.of(slo.policies, exhausted, budget, options.min_runs)
     counts, breakdowns, counted = _raw_figures(prom, slo, at, seconds, allowed, rows)
     notes = []
     if counted is not None and counted != runs:
@@ -135,18 +130,27 @@ def _date_time(moment: dt.datetime) -> str:
 
 def _daily(prom: Prometheus, slo: SLO, at: float, seconds: int) -> list[tuple[str, int, int]]:
     """Runs and bad runs of each day of the period (the last one may be partial), from the
-    recorded steps."""
-    out = []
+    recorded steps: one range query a kind for the whole days, one instant query for the
+    rest."""
     start = at - seconds
-    while start < at:
-        end = min(start + burn.DAY, at)
-        length = round(end - start)
-        runs = prom.scalar(promql.recorded_runs(slo, "events", length), end)
-        bad = prom.scalar(promql.recorded_runs(slo, "bad_events", length), end)
-        day = dt.datetime.fromtimestamp(start, dt.UTC).date().isoformat()
-        out.append((day, round(runs or 0), round(bad or 0)))
-        start = end
-    return out
+    days, rest = divmod(seconds, burn.DAY)
+    counts: dict[str, list[int]] = {}
+    for kind in ("events", "bad_events"):
+        per_day = [0] * (days + bool(rest))
+        if days:
+            expr = promql.recorded_runs(slo, kind, burn.DAY)
+            for series in prom.query_range(
+                expr, start + burn.DAY, start + days * burn.DAY, burn.DAY
+            ):
+                for t, v in series["values"]:
+                    per_day[round((float(t) - start) / burn.DAY) - 1] = round(float(v))
+        if rest:
+            per_day[-1] = round(prom.scalar(promql.recorded_runs(slo, kind, rest), at) or 0)
+        counts[kind] = per_day
+    return [
+        (dt.datetime.fromtimestamp(start + k * burn.DAY, dt.UTC).date().isoformat(), runs, bad)
+        for k, (runs, bad) in enumerate(zip(counts["events"], counts["bad_events"], strict=True))
+    ]
 
 
 def _raw_figures(  # noqa: PLR0917 - the period and how to judge its rows
