@@ -107,7 +107,7 @@ def test_the_decisions_load_no_rule_rendering() -> None:
 
 # -- the dependency direction, read from every module's imports (lazy ones included) -----
 
-PACKAGES = ("agent_slo", "rulegen", "exporter", "decisions")
+PACKAGES = ("agent_slo", "rulegen", "exporter", "decisions", "statuspage")
 ROOT = Path(__file__).resolve().parent.parent
 
 # Layers, lowest first; a module imports its own layer's area or lower layers, never higher.
@@ -133,6 +133,9 @@ GENERATION = (
 # Other tools' specs (Sloth, OpenSLO) into v1 specs: read with the spec's YAML loader and
 # checked with its resolver, as `validate` would; they render no rule.
 IMPORTERS = ("rulegen.importers",)
+# Hooks into agent frameworks and OpenTelemetry: they record through the exporter's
+# recorders; nothing else in the exporter imports them (their libraries are optional).
+INTEGRATIONS = ("exporter.integrations",)
 COMMAND = ("agent_slo",)
 
 
@@ -172,11 +175,12 @@ def _area(module: str) -> str:
         ("queries", QUERIES),
         ("generation", GENERATION),
         ("importers", IMPORTERS),
+        ("integrations", INTEGRATIONS),
         ("command", COMMAND),
     ):
         if _within(module, prefixes):
             return name
-    return module.partition(".")[0]  # exporter, decisions, or a package's own __init__
+    return module.partition(".")[0]  # exporter, decisions, statuspage or a package's __init__
 
 
 # What each area may import besides itself.
@@ -189,6 +193,9 @@ ALLOWED: dict[str, set[str]] = {
     "exporter": {"leaves", "model", "spec"},
     "decisions": {"leaves", "model", "queries"},
     "importers": {"leaves", "model", "spec"},
+    "integrations": {"leaves", "model", "exporter"},
+    # The status page: the specs and the recorded series, judged by the decisions' engine.
+    "statuspage": {"leaves", "model", "spec", "queries", "decisions"},
     "rulegen": set(),  # the package's __init__: its version
     "command": {
         "leaves",
@@ -199,6 +206,7 @@ ALLOWED: dict[str, set[str]] = {
         "exporter",
         "decisions",
         "importers",
+        "statuspage",
         "rulegen",
     },
 }
