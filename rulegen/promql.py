@@ -576,9 +576,10 @@ vector(0) and on() count({{ events_before }})""",
     # since. A target back after an hour or more unseen rises from its sum at the step
     # before the gap (the gap's runs count now; after a reset in the gap, all of its value).
     # A target new in an SLO that is counting already counts whole; on a fresh Prometheus
-    # (no target seen before), the first sums are history and count nothing.
+    # (no target seen before), the first sums are history and count nothing. Unsummed, each
+    # target's rise (vmalert's rules add it to a running count per target).
     "rise": """\
-sum(
+{{ 'sum' if summed }}(
   {{ c }} - ({{ prev }} <= {{ c }})
   or
   {{ c }} and {{ prev }}
@@ -751,17 +752,25 @@ def rise_expr(slo: SLO, kind: str) -> str:
     return rise_of(slo.name, kind)
 
 
-def rise_of(slo_name: str, kind: str, now: str | None = None, previous: str | None = None) -> str:
+def rise_of(
+    slo_name: str,
+    kind: str,
+    now: str | None = None,
+    previous: str | None = None,
+    *,
+    summed: bool = True,
+) -> str:
     """Events of ``kind`` since the previous evaluation of the SLO ``slo_name``'s main
     group. ``now`` is this evaluation's per-target sums and ``previous`` the previous
     evaluation's (by default both read from ``slo:<kind>:counter``, recorded just before in
-    the group)."""
+    the group); ``summed=False``: each target's rise."""
     c = selectors.slo_selector(names.rec_counter(kind), slo_name)
     events = selectors.slo_selector(names.rec_counter("events"), slo_name)
     gap = format_duration(GAP_BRIDGE)
     latest = format_duration(2 * burn.STEP)
     return render(
         "rise",
+        summed=summed,
         c=c if now is None else now,
         prev=previous or last_over_time(offset(range_vector(c, gap), "1ms")),
         before=last_over_time(
