@@ -1,52 +1,31 @@
-"""Outcome events: parsing and checking what agents send, before anything is counted.
+"""Outcome events: parsing what agents send and checking it against the catalog, before
+anything is counted.
 
 Pure functions, no I/O. A request body is either one event (a JSON object) or a batch (a
-JSON array); a batch is accepted whole or refused whole, with the first problem found named
-by its field (``events[3].outcome``) and a reason a client can act on.
+JSON array). :func:`parse_body` takes a batch whole or refuses it whole, naming the first
+problem by its field (``events[3].outcome``); :func:`parse_each` (a request with
+``?partial=1``) keeps the valid events of a batch and names each refused one. The checks
+that need no catalog live in :mod:`exporter.wire`, shared with the agents' client.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from exporter.catalog import OTHER, UNKNOWN, Catalog
+from exporter.wire import MAX_BATCH, MAX_COUNT, EventError, check_fields
 
 __all__ = [
     "MAX_BATCH",
     "MAX_COUNT",
     "Event",
     "EventError",
+    "Parsed",
     "parse_body",
+    "parse_each",
 ]
-
-#: The most events one request may carry.
-MAX_BATCH: Final = 10_000
-#: The largest ``count`` of one event: bigger is a bug in the sender, not a burst.
-MAX_COUNT: Final = 1_000_000
-MAX_DURATION: Final = 30 * 86_400.0
-MAX_ID: Final = 200
-MAX_VALUE: Final = 128
-#: Characters a label value may not hold: quotes, backslashes, control characters.
-_UNSAFE: Final = re.compile(r'[\x00-\x1f"\\\x7f]')
-#: UTF-16 surrogates, which no UTF-8 text (nor SQLite) can hold alone.
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-_FIELDS: Final = frozenset({"workflow", "outcome", "dimensions", "count", "duration_seconds", "id"})
-
-
-class EventError(ValueError):
-    """A request that cannot be applied: ``field`` names what is wrong, ``reason`` why."""
-
-    def __init__(self, field: str, reason: str, kind: str) -> None:
-        super().__init__(f"{field}: {reason}" if field else reason)
-        self.field = field
-        self.reason = reason
-        self.kind = kind  # a short, stable word for the rejected-events metric
-        self.events = 1  # how many events the refusal covers (a whole batch)
 
 
 class _DuplicateKeyError(ValueError):
@@ -67,8 +46,47 @@ class Event:
     id: str | None
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A batch taken event by event: the valid events, and each refused one by its index."""
+
+    events: list[Event]
+    refused: list[tuple[int, EventError]]
+    positions: list[int]  # where each of ``events`` stands in the batch
+
+
 def parse_body(body: bytes, catalog: Catalog) -> list[Event]:
-    """Parse and check a request body: one event object or an array of them."""
+    """Parse and check a request body: one event object or an array of them, all valid."""
+    data = _decode(body)
+    if isinstance(data, dict):
+        return [_event(data, "", catalog)]
+    _check_batch(data)
+    try:
+        return [_event(item, f"events[{i}]", catalog) for i, item in enumerate(data)]
+    except EventError as exc:
+        exc.events = len(data)  # a batch is refused whole
+        raise
+
+
+def parse_each(body: bytes, catalog: Catalog) -> Parsed:
+    """Parse a request body event by event: a batch's invalid events are refused alone.
+    A body that is no batch of events at all (malformed JSON, an empty or oversized array)
+    is still refused whole, and a single event object is taken as :func:`parse_body` does."""
+    data = _decode(body)
+    if isinstance(data, dict):
+        return Parsed([_event(data, "", catalog)], [], [0])
+    _check_batch(data)
+    parsed = Parsed([], [], [])
+    for i, item in enumerate(data):
+        try:
+            parsed.events.append(_event(item, f"events[{i}]", catalog))
+            parsed.positions.append(i)
+        except EventError as exc:
+            parsed.refused.append((i, exc))
+    return parsed
+
+
+def _decode(body: bytes) -> Any:
     try:
         data = _DECODER.decode(body.decode("utf-8"))
     except _DuplicateKeyError as exc:
@@ -81,19 +99,18 @@ def parse_body(body: bytes, catalog: Catalog) -> list[Event]:
         raise EventError("", str(exc), "malformed_json") from exc
     except RecursionError as exc:
         raise EventError("", "body is nested too deeply", "malformed_json") from exc
-    if isinstance(data, dict):
-        return [_event(data, "", catalog)]
-    if isinstance(data, list):
-        if not data:
-            raise EventError("", "the batch is empty", "empty_batch")
-        if len(data) > MAX_BATCH:
-            raise EventError("", f"a batch holds at most {MAX_BATCH} events", "batch_too_large")
-        try:
-            return [_event(item, f"events[{i}]", catalog) for i, item in enumerate(data)]
-        except EventError as exc:
-            exc.events = len(data)  # a batch is refused whole
-            raise
-    raise EventError("", "expected an event (JSON object) or a batch (JSON array)", "bad_type")
+    if not isinstance(data, dict | list):
+        raise EventError("", "expected an event (JSON object) or a batch (JSON array)", "bad_type")
+    return data
+
+
+def _check_batch(data: list[Any]) -> None:
+    if not data:
+        raise EventError("", "the batch is empty", "empty_batch")
+    if len(data) > MAX_BATCH:
+        error = EventError("", f"a batch holds at most {MAX_BATCH} events", "batch_too_large")
+        error.events = len(data)
+        raise error
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -119,140 +136,34 @@ def _field(prefix: str, name: str) -> str:
 
 
 def _event(item: Any, prefix: str, catalog: Catalog) -> Event:
-    where = prefix or "event"
-    if not isinstance(item, dict):
-        raise EventError(where, "expected a JSON object", "bad_type")
-    unknown = sorted(set(item) - _FIELDS)
-    if unknown:
-        raise EventError(
-            _field(prefix, unknown[0]),
-            f"unknown field (expected: {', '.join(sorted(_FIELDS))}; dimensions go under "
-            "'dimensions')",
-            "unknown_field",
-        )
-    workflow = _string(item, "workflow", prefix, required=True)
-    assert workflow is not None
-    spec = catalog.workflows.get(workflow)
+    fields = check_fields(item, prefix)
+    spec = catalog.workflows.get(fields.workflow)
     if spec is None:
         raise EventError(
             _field(prefix, "workflow"),
-            f"unknown workflow {workflow!r} (known: {', '.join(sorted(catalog.workflows))})",
+            f"unknown workflow {fields.workflow!r} (known: {', '.join(sorted(catalog.workflows))})",
             "unknown_workflow",
         )
-    outcome = _string(item, "outcome", prefix, required=True)
-    assert outcome is not None
-    if outcome not in spec.outcomes:
+    if fields.outcome not in spec.outcomes:
         raise EventError(
             _field(prefix, "outcome"),
-            f"unknown outcome {outcome!r} for workflow {workflow!r} "
+            f"unknown outcome {fields.outcome!r} for workflow {fields.workflow!r} "
             f"(known: {', '.join(sorted(spec.outcomes))})",
             "unknown_outcome",
         )
-    dimensions = _dimensions(item.get("dimensions"), prefix, spec.dimensions, workflow)
-    count = _count(item.get("count", 1), _field(prefix, "count"))
-    duration = _duration(item.get("duration_seconds"), _field(prefix, "duration_seconds"))
-    event_id = _string(item, "id", prefix, required=False, limit=MAX_ID)
-    return Event(workflow, outcome, dimensions, count, duration, event_id)
-
-
-def _string(
-    item: Mapping[str, Any], name: str, prefix: str, *, required: bool, limit: int = MAX_VALUE
-) -> str | None:
-    value = item.get(name)
-    field = _field(prefix, name)
-    if value is None:
-        if required:
-            raise EventError(field, "required field is missing", "missing_field")
-        return None
-    if not isinstance(value, str):
-        raise EventError(field, f"expected a string, got {_json_type(value)}", "bad_type")
-    _check_text(value, field, limit)
-    return value
-
-
-def _check_text(value: str, field: str, limit: int) -> None:
-    if not value:
-        raise EventError(field, "must not be empty", "bad_value")
-    if len(value) > limit:
-        raise EventError(field, f"longer than {limit} characters", "bad_value")
-    surrogate = _SURROGATE.search(value)
-    if surrogate is not None:
-        raise EventError(
-            field,
-            f"must be valid Unicode: holds the lone surrogate \\u{ord(surrogate[0]):04x} (a "
-            "lone JSON escape, or text decoded from bytes that are not UTF-8)",
-            "bad_value",
-        )
-    if _UNSAFE.search(value) is not None:
-        raise EventError(
-            field, "must not contain quotes, backslashes or control characters", "bad_value"
-        )
-
-
-def _dimensions(
-    value: Any, prefix: str, declared: tuple[str, ...], workflow: str
-) -> tuple[tuple[str, str], ...]:
-    field = _field(prefix, "dimensions")
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        raise EventError(field, f"expected a JSON object, got {_json_type(value)}", "bad_type")
-    for name in sorted(value):
-        if name not in declared:
-            known = ", ".join(declared) or "none"
+    given = fields.dimensions
+    for name in sorted(given):
+        where = f"{_field(prefix, 'dimensions')}.{name}"
+        if name not in spec.dimensions:
+            known = ", ".join(spec.dimensions) or "none"
             raise EventError(
-                f"{field}.{name}",
-                f"dimension {name!r} is not declared for workflow {workflow!r} (declared: {known})",
+                where,
+                f"dimension {name!r} is not declared for workflow {fields.workflow!r} "
+                f"(declared: {known})",
                 "undeclared_dimension",
             )
-        raw = value[name]
-        if not isinstance(raw, str):
-            raise EventError(
-                f"{field}.{name}", f"expected a string, got {_json_type(raw)}", "bad_type"
-            )
-        _check_text(raw, f"{field}.{name}", MAX_VALUE)
-        if raw in (OTHER,):
-            raise EventError(f"{field}.{name}", f"{raw!r} is reserved by the exporter", "bad_value")
-    return tuple((name, value.get(name, UNKNOWN)) for name in declared)
-
-
-def _count(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise EventError(field, f"expected a whole number, got {_json_type(value)}", "bad_type")
-    if isinstance(value, float) and (not math.isfinite(value) or value != int(value)):
-        raise EventError(field, f"expected a whole number, got {value!r}", "bad_count")
-    count = int(value)
-    if count < 1 or count > MAX_COUNT:
-        raise EventError(field, f"must be between 1 and {MAX_COUNT}, got {value}", "bad_count")
-    return count
-
-
-def _duration(value: Any, field: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise EventError(
-            field, f"expected a number of seconds, got {_json_type(value)}", "bad_type"
-        )
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_DURATION:
-        raise EventError(
-            field,
-            f"must be between 0 and {MAX_DURATION:.0f} seconds, got {value!r}",
-            "bad_duration",
-        )
-    return seconds
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+        if given[name] == OTHER:
+            raise EventError(where, f"{OTHER!r} is reserved by the exporter", "bad_value")
+    dimensions = tuple((name, given.get(name, UNKNOWN)) for name in spec.dimensions)
+    duration = fields.duration_seconds
+    return Event(fields.workflow, fields.outcome, dimensions, fields.count, duration, fields.id)

@@ -77,6 +77,7 @@ class Request:
     headers: Mapping[str, str]  # lower-case names; repeated headers joined by ", "
     client: str
     body: bytes = b""
+    query: str = ""  # what follows the "?" of the target, undecoded
 
 
 @dataclass(frozen=True)
@@ -333,6 +334,14 @@ class _Connection(asyncio.Protocol):
         self._wait()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed and (exc is not None or self.state is not _State.WAITING):
+            # The client left first (a reset, or `curl ... | head -1`): routine, one line.
+            log.debug(
+                "client %s left while the server was %s: %s",
+                self.client,
+                self.state.value,
+                exc or "connection closed",
+            )
         self._detach()
         self.server.released(asyncio.get_running_loop())
 
@@ -402,12 +411,9 @@ class _Connection(asyncio.Protocol):
         for name, value in event.headers:
             key, text = name.decode("ascii"), value.decode("latin-1")
             headers[key] = f"{headers[key]}, {text}" if key in headers else text
-        target = event.target.decode("ascii", "replace")
+        path, _, query = event.target.decode("ascii", "replace").partition("?")
         self.request = Request(
-            event.method.decode("ascii", "replace"),
-            target.split("?", 1)[0],
-            headers,
-            self.client,
+            event.method.decode("ascii", "replace"), path, headers, self.client, query=query
         )
         answer = self.server.app.head(self.request)
         if answer is not None:
@@ -421,6 +427,7 @@ class _Connection(asyncio.Protocol):
             self.request.headers,
             self.client,
             bytes(self.body),
+            self.request.query,
         )
         self.body = bytearray()
         self._cancel_timer()

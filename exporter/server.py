@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import time
+import urllib.parse
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,7 +32,7 @@ from typing import Any, Final, Protocol
 
 from prometheus_client.exposition import choose_encoder
 
-from exporter.events import Event, EventError, parse_body
+from exporter.events import Event, EventError, Parsed, parse_body, parse_each
 from exporter.http import HttpLimits, HttpServer, Request, Response
 from exporter.metrics import Exposition, build_registry
 from exporter.store import Applied, BatchError, Store
@@ -187,13 +188,14 @@ class ExporterApp:
         """Answer a complete request (writes without a coroutine: they are the hot path)."""
         if request.method == "GET":
             return asyncio.ensure_future(self._get(request))
+        each = _takes_each(request.query)
         if len(request.body) > _PARSE_INLINE_BYTES:
-            return asyncio.ensure_future(self._post_large(request))
+            return asyncio.ensure_future(self._post_large(request, each))
         try:
-            events = parse_body(request.body, self.store.catalog)
+            parsed = self._parse(request.body, each)
         except EventError as exc:
             return self._refusal(request.client, 400, exc.kind, exc.reason, exc.field, exc.events)
-        return self._post(request, events)
+        return self._post(request, parsed, each)
 
     def refuse(self, client: str, status: int, reason: str, message: str) -> Response:
         """Count and log a refusal made by the server itself; the answer to send."""
@@ -218,36 +220,57 @@ class ExporterApp:
             return _json(405, {"error": "use POST to record outcomes", "reason": "method"})
         return _json(404, {"error": f"no such path: {request.path}", "reason": "not_found"})
 
-    async def _post_large(self, request: Request) -> Response:
+    async def _post_large(self, request: Request, each: bool) -> Response:
         loop = asyncio.get_running_loop()
         try:
-            events = await loop.run_in_executor(
-                self.pool, parse_body, request.body, self.store.catalog
-            )
+            parsed = await loop.run_in_executor(self.pool, self._parse, request.body, each)
         except EventError as exc:
             return self._refusal(request.client, 400, exc.kind, exc.reason, exc.field, exc.events)
-        answer = self._post(request, events)
+        answer = self._post(request, parsed, each)
         return answer if isinstance(answer, Response) else await answer
 
-    def _post(self, request: Request, events: list[Event]) -> Response | asyncio.Future[Response]:
+    def _parse(self, body: bytes, each: bool) -> Parsed:
+        if each:
+            return parse_each(body, self.store.catalog)
+        events = parse_body(body, self.store.catalog)
+        return Parsed(events, [], list(range(len(events))))
+
+    def _post(
+        self, request: Request, parsed: Parsed, each: bool
+    ) -> Response | asyncio.Future[Response]:
+        events, refused = parsed.events, list(parsed.refused)
         allowed = self.security.workflows_for(request.headers.get("authorization"))
         if isinstance(allowed, frozenset):
-            for i, event in enumerate(events):
-                if event.workflow not in allowed:
+            kept = []
+            for event, i in zip(events, parsed.positions, strict=True):
+                if event.workflow in allowed:
+                    kept.append(event)
+                    continue
+                field = f"events[{i}].workflow" if len(events) > 1 or each else "workflow"
+                error = EventError(
+                    field, f"this token may not write workflow {event.workflow!r}", "forbidden"
+                )
+                if not each:
                     return self._refusal(
-                        request.client,
-                        403,
-                        "forbidden",
-                        f"this token may not write workflow {event.workflow!r}",
-                        f"events[{i}].workflow" if len(events) > 1 else "workflow",
-                        len(events),
+                        request.client, 403, error.kind, error.reason, error.field, len(events)
                     )
-        return self.commits.submit(events, partial(self._recorded, request, len(events)))
+                refused.append((i, error))
+            events = kept
+        answer = partial(self._recorded, request, len(events), refused if each else None)
+        if not events:  # every event of the batch was refused: nothing to commit
+            return answer(Applied(0, 0, 0))
+        return self.commits.submit(events, answer)
 
     def _recorded(
-        self, request: Request, events: int, outcome: Applied | BaseException
+        self,
+        request: Request,
+        events: int,
+        refused: list[tuple[int, EventError]] | None,
+        outcome: Applied | BaseException,
     ) -> Response:
-        """The answer once the store has committed a batch, or failed to."""
+        """The answer once the store has committed a batch, or failed to. The events refused
+        one by one (``refused``, in a ``?partial=1`` request) are counted only with the 200
+        that names them: after a 503 the client retries them, to be counted then."""
         if isinstance(outcome, BatchError):
             return self._refusal(
                 request.client, 400, "unstorable_value", str(outcome), events=events
@@ -265,14 +288,21 @@ class ExporterApp:
             return _json(503, {"error": f"not recorded: {outcome}", "reason": "store"})
         if outcome.duplicates:
             self.exposition.health.duplicates.inc(outcome.duplicates)
-        return _json(
-            200,
-            {
-                "accepted": outcome.applied,
-                "duplicates": outcome.duplicates,
-                "folded": outcome.folded,
-            },
-        )
+        reply: dict[str, Any] = {
+            "accepted": outcome.applied,
+            "duplicates": outcome.duplicates,
+            "folded": outcome.folded,
+        }
+        if refused is not None:
+            reply["refused"] = [self._refused_event(request, i, exc) for i, exc in sorted(refused)]
+        return _json(200, reply)
+
+    def _refused_event(self, request: Request, index: int, exc: EventError) -> dict[str, Any]:
+        """Count and log one event refused alone; its entry in the answer."""
+        status = 403 if exc.kind == "forbidden" else 400
+        self.exposition.health.rejected.labels(exc.kind).inc()
+        self.refusals.refused(status, exc.kind, exc.field, request.client, 1)
+        return {"index": index, "field": exc.field, "reason": exc.kind, "error": exc.reason}
 
     async def _metrics(self, request: Request) -> Response:
         if not self.security.metrics_allowed(request.headers.get("authorization")):
@@ -397,6 +427,12 @@ class _Sent:
             if not waiter.response.done():
                 future.cancel()  # only if the committer has not taken it yet
                 waiter.settle(TimeoutError())
+
+
+def _takes_each(query: str) -> bool:
+    """Whether the request asks for its batch to be taken event by event (``?partial=1``)."""
+    values = urllib.parse.parse_qs(query).get("partial", [])
+    return bool(values) and values[-1].lower() in {"1", "true", "yes"}
 
 
 def _json(status: int, payload: Mapping[str, Any], *, close: bool = False) -> Response:
