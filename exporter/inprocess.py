@@ -11,12 +11,13 @@ which the generated rules tolerate as counter resets.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from exporter.catalog import DEFAULT_BUCKETS, UNKNOWN
-from exporter.recorder import RecorderBase
+from exporter.recorder import RecorderBase, Refusal
+from exporter.wire import EventError
 from rulegen import names
 
 __all__ = ["InProcessRecorder"]
@@ -31,7 +32,11 @@ class InProcessRecorder(RecorderBase):
         dimensions: Sequence[str] = (),
         buckets: Sequence[float] = DEFAULT_BUCKETS,
         remember_ids: int = 100_000,
+        *,
+        strict: bool = True,
+        on_refused: Callable[[Refusal], None] | None = None,
     ) -> None:
+        super().__init__(strict=strict, on_refused=on_refused)
         self.dimensions = tuple(dimensions)
         self.remember_ids = remember_ids
         self._ids: OrderedDict[str, None] = OrderedDict()
@@ -59,19 +64,25 @@ class InProcessRecorder(RecorderBase):
         id: str | None = None,
         **dimensions: str,
     ) -> None:
-        """Count ``count`` runs; undeclared dimensions are a programmer error. An ``id``
-        seen among the last ``remember_ids`` counts once."""
+        """Count ``count`` runs, checked as the exporter checks them; undeclared dimensions
+        are refused too (strict, the default: :class:`EventError`, a ``ValueError``). An
+        ``id`` seen among the last ``remember_ids`` counts once."""
+        event = self._checked(workflow, outcome, count, duration_seconds, id, dimensions)
+        if event is None:
+            return
+        unknown = sorted(set(dimensions) - set(self.dimensions))
+        if unknown:
+            message = f"undeclared dimension(s) {unknown}; declared: {list(self.dimensions)}"
+            self._reject(
+                event, EventError(f"dimensions.{unknown[0]}", message, "undeclared_dimension")
+            )
+            return
         if id is not None:
             if id in self._ids:
                 return
             self._ids[id] = None
             if len(self._ids) > self.remember_ids:
                 self._ids.popitem(last=False)
-        unknown = set(dimensions) - set(self.dimensions)
-        if unknown:
-            raise ValueError(
-                f"undeclared dimension(s) {sorted(unknown)}; declared: {list(self.dimensions)}"
-            )
         values = [dimensions.get(d, UNKNOWN) for d in self.dimensions]
         self._outcomes.labels(workflow, outcome, *values).inc(count)
         if duration_seconds is not None:

@@ -10,9 +10,10 @@ def test_escalates_refund_requests():
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from exporter.recorder import RecorderBase
+from exporter.recorder import RecorderBase, Refusal
 
 __all__ = ["FakeRecorder", "Recorded"]
 
@@ -30,9 +31,16 @@ class Recorded:
 
 
 class FakeRecorder(RecorderBase):
-    """Stands in for :class:`exporter.client.OutcomeClient` and remembers every event."""
+    """Stands in for :class:`exporter.client.OutcomeClient` and remembers every event. It
+    checks events as the exporter does and, strict by default, raises
+    :class:`~exporter.wire.EventError` for one the exporter would refuse, so that an agent's
+    mistake fails its own tests; ``strict=False`` behaves as the client does by default
+    (logged, listed in ``refusals``, not recorded)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, strict: bool = True, on_refused: Callable[[Refusal], None] | None = None
+    ) -> None:
+        super().__init__(strict=strict, on_refused=on_refused)
         self.events: list[Recorded] = []
 
     def record(
@@ -45,7 +53,9 @@ class FakeRecorder(RecorderBase):
         id: str | None = None,
         **dimensions: str,
     ) -> None:
-        """Remember the event."""
+        """Check and remember the event."""
+        if self._checked(workflow, outcome, count, duration_seconds, id, dimensions) is None:
+            return
         self.events.append(Recorded(workflow, outcome, count, duration_seconds, id, dimensions))
 
     def outcomes(self, workflow: str | None = None) -> list[str]:

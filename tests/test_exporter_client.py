@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +17,7 @@ from exporters import TRIAGE, catalog_of
 from prometheus_client import CollectorRegistry
 
 from exporter.catalog import Catalog
-from exporter.client import OutcomeClient, OutcomeError
+from exporter.client import EventError, OutcomeClient, OutcomeError
 from exporter.inprocess import InProcessRecorder
 from exporter.server import make_server
 from exporter.store import Store
@@ -56,6 +60,21 @@ class Running:
     def total(self) -> int:
         assert self.store is not None
         return sum(self.store.snapshot().counters.values())
+
+    def counters(self) -> dict[tuple[str, str, tuple[tuple[str, str], ...]], int]:
+        assert self.store is not None
+        return {k: v for k, v in self.store.snapshot().counters.items() if v}
+
+    def rejected(self) -> dict[str, float]:
+        """agent_slo_exporter_rejected_events_total by reason, as /metrics serves it."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        prefix = 'agent_slo_exporter_rejected_events_total{reason="'
+        return {
+            line[len(prefix) :].split('"', 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(prefix)
+        }
 
     @property
     def url(self) -> str:
@@ -191,3 +210,183 @@ def test_fake_recorder_remembers() -> None:
         raise KeyError
     assert fake.outcomes("triage") == ["success", "recovery_failure"]
     assert fake.events[0].dimensions == {"model": "m1"}
+
+
+#: Seven events queued together: four good ones between three that only the exporter's
+#: catalog can refuse (an unknown workflow, an unknown outcome, an undeclared dimension).
+MIXED: list[tuple[str, str, dict[str, str]]] = [
+    ("triage", "success", {"model": "m1"}),
+    ("ghost", "success", {}),
+    ("triage", "rejected", {"model": "m1"}),
+    ("triage", "bogus", {}),
+    ("triage", "success", {"model": "m1"}),
+    ("triage", "success", {"region": "eu"}),
+    ("triage", "escalated", {}),
+]
+
+
+def _queue_mixed(client: OutcomeClient) -> None:
+    for workflow, outcome, dimensions in MIXED:
+        client.record(workflow, outcome, **dimensions)
+
+
+def test_a_bad_event_costs_only_itself(exporter: Running, caplog: pytest.LogCaptureFixture) -> None:
+    """Four good and three bad events sent in one batch: the four are counted, the three
+    refused with their reasons, and the exporter's counters say exactly that."""
+    caplog.set_level(logging.INFO, "agent_slo.exporter")
+    client = OutcomeClient(exporter.url, flush_interval=60)  # one batch, sent by flush()
+    _queue_mixed(client)
+    assert client.flush(10)
+    client.close()
+    assert exporter.counters() == {
+        ("triage", "success", (("model", "m1"),)): 2,
+        ("triage", "rejected", (("model", "m1"),)): 1,
+        ("triage", "escalated", (("model", "unknown"),)): 1,
+    }
+    assert (client.sent, client.refused, client.dropped) == (4, 3, 0)
+    assert [(r.workflow, r.outcome, r.field, r.kind) for r in client.refusals] == [
+        ("ghost", "success", "workflow", "unknown_workflow"),
+        ("triage", "bogus", "outcome", "unknown_outcome"),
+        ("triage", "success", "dimensions.region", "undeclared_dimension"),
+    ]
+    assert "unknown outcome 'bogus'" in client.refusals[1].reason
+    assert exporter.rejected() == {
+        "unknown_workflow": 1.0,
+        "unknown_outcome": 1.0,
+        "undeclared_dimension": 1.0,
+    }
+    # One request: the exporter names each refused event by its place in that batch.
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert lines == [
+        "refused 400 unknown_workflow at events[1].workflow from 127.0.0.1 (1 event)",
+        "refused 400 unknown_outcome at events[3].outcome from 127.0.0.1 (1 event)",
+        "refused 400 undeclared_dimension at events[5].dimensions.region from 127.0.0.1 (1 event)",
+    ]
+
+
+class _AllOrNothingClient(OutcomeClient):
+    """The client as exporters from before ``?partial=1`` answer it: a batch with a bad
+    event is refused whole."""
+
+    _QUERY = ""
+
+
+def test_a_batch_refused_whole_is_narrowed_to_its_bad_events(exporter: Running) -> None:
+    """When the exporter refuses a batch whole, naming its first bad event, the client
+    refuses that one and sends the rest again, until the good four are counted once each."""
+    client = _AllOrNothingClient(exporter.url, flush_interval=60)
+    _queue_mixed(client)
+    assert client.flush(10)
+    client.close()
+    assert sum(exporter.counters().values()) == 4
+    assert (client.sent, client.refused) == (4, 3)
+    assert [r.kind for r in client.refusals] == [
+        "unknown_workflow",
+        "unknown_outcome",
+        "undeclared_dimension",
+    ]
+    # Whole-batch refusals count every event of each refused request: 7, then 6, then 5.
+    assert exporter.rejected() == {
+        "unknown_workflow": 7.0,
+        "unknown_outcome": 6.0,
+        "undeclared_dimension": 5.0,
+    }
+
+
+def test_strict_mode_raises_a_bad_event_at_record(exporter: Running) -> None:
+    """A mistake the rules catch without the specs raises at the record() call that made
+    it, naming the field; nothing of it is queued."""
+    client = OutcomeClient(exporter.url, strict=True)
+    with pytest.raises(EventError, match="count: must be between 1 and 1000000") as caught:
+        client.record("triage", "success", count=0)
+    assert (caught.value.field, caught.value.kind) == ("count", "bad_count")
+    with pytest.raises(EventError, match=r"dimensions\.model: must not contain quotes"):
+        client.record("triage", "success", model='say "hi"')
+    with pytest.raises(ValueError, match="outcome: must not be empty"):
+        client.record("triage", "")
+    client.record("triage", "success")
+    assert client.flush(10)
+    client.close()
+    assert exporter.total() == 1
+    assert client.refused == 3
+
+
+def test_by_default_a_bad_event_is_logged_at_record(
+    exporter: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without strict, a bad event is logged with its reason and listed, never raised nor
+    sent; the good events around it go."""
+    caplog.set_level(logging.WARNING, "agent_slo.recorder")
+    client = OutcomeClient(exporter.url)
+    client.record("triage", "success", duration_seconds=-1.0)
+    client.record("triage", "success")
+    assert [r.getMessage() for r in caplog.records] == [
+        "agent-slo: event not counted: triage/success: bad_duration at duration_seconds: "
+        "must be between 0 and 2592000 seconds, got -1.0"
+    ]
+    assert client.flush(10)
+    client.close()
+    assert (exporter.total(), client.sent, client.refused) == (1, 1, 1)
+
+
+def test_asyncio_agents_record_without_a_thread_per_call(exporter: Running) -> None:
+    """From a coroutine: record(), arun() and atimed() on 200 concurrent tasks, then
+    aclose(); every run is counted and no thread was started for any of them."""
+
+    async def main() -> None:
+        async with OutcomeClient(exporter.url, strict=True) as client:
+            threads = set(threading.enumerate())
+
+            @client.atimed("triage", on_error="timeout", model="m2")
+            async def handle(i: int) -> int:
+                await asyncio.sleep(0)
+                if i % 4 == 0:
+                    raise TimeoutError
+                return i
+
+            async def one(i: int) -> None:
+                async with client.arun("triage", model="m1") as run:
+                    await asyncio.sleep(0)
+                    if i % 2:
+                        run.outcome = "escalated"
+                with contextlib.suppress(TimeoutError):
+                    await handle(i)
+                client.record("triage", "rejected", model="m3")
+
+            await asyncio.gather(*(one(i) for i in range(200)))
+            assert set(threading.enumerate()) - threads == set()
+
+    asyncio.run(main())
+    assert exporter.counters() == {
+        ("triage", "success", (("model", "m1"),)): 100,
+        ("triage", "escalated", (("model", "m1"),)): 100,
+        ("triage", "success", (("model", "m2"),)): 150,
+        ("triage", "timeout", (("model", "m2"),)): 50,
+        ("triage", "rejected", (("model", "m3"),)): 200,
+    }
+
+
+def test_aflush_leaves_the_event_loop_free() -> None:
+    """While aflush() waits for an exporter that is not there, other tasks run; it
+    returns False at its timeout."""
+
+    async def main() -> tuple[bool, int]:
+        client = OutcomeClient(f"http://127.0.0.1:{_free_port()}", max_retries=50)
+        client.record("triage", "success")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        flushed = await client.aflush(timeout=0.3)
+        ticker.cancel()
+        await client.aclose(timeout=0.1)
+        return flushed, ticks
+
+    flushed, ticks = asyncio.run(main())
+    assert flushed is False
+    assert ticks > 1

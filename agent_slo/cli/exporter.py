@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import click
 
@@ -268,6 +268,16 @@ def _parse_tokens(text: str) -> dict[str, frozenset[str] | None]:
     return tokens
 
 
+#: The option of `record` that gives each field of an event.
+_OPTIONS: Final = {
+    "workflow": "--workflow",
+    "outcome": "--outcome",
+    "count": "--count",
+    "duration_seconds": "--duration",
+    "id": "--id",
+}
+
+
 @click.command()
 @click.option("--workflow", required=True, help="The workflow that ran.")
 @click.option("--outcome", required=True, help="How the run ended (e.g. success, rejected).")
@@ -295,6 +305,7 @@ def record(
 ) -> None:
     """Record one outcome with the exporter; exit 1 with the reason if it is refused."""
     from exporter.client import RefusedError, post_outcomes  # noqa: PLC0415 - only this command
+    from exporter.wire import EventError, check_fields  # noqa: PLC0415
 
     dimensions = {}
     for item in dims:
@@ -309,6 +320,11 @@ def record(
         event["duration_seconds"] = duration
     if event_id:
         event["id"] = event_id
+    try:
+        check_fields(event)
+    except EventError as exc:  # the exporter would refuse it: say so without sending
+        option = _OPTIONS.get(exc.field) or f"--dim {exc.field.removeprefix('dimensions.')}"
+        raise click.UsageError(f"{option}: {exc.reason}") from exc
     try:
         reply = post_outcomes(url.rstrip("/") + "/v1/outcomes", event, token=token)
     except RefusedError as exc:
