@@ -3,7 +3,8 @@ when it runs (``agent-slo serve`` loads no rule generator).
 
 - :mod:`agent_slo.cli.specs`: ``validate``, ``generate``, ``schema``;
 - :mod:`agent_slo.cli.exporter`: ``serve``, ``record``, ``webhook``;
-- :mod:`agent_slo.cli.decisions`: ``report``, ``gate``, ``import``.
+- :mod:`agent_slo.cli.decisions`: ``report``, ``gate``, ``import``;
+- :mod:`agent_slo.cli.ui`: ``ui``.
 
 Exit codes and the errors behind them: :mod:`agent_slo.cli.common`.
 """
@@ -28,6 +29,7 @@ COMMANDS = {
     "report": "decisions",
     "gate": "decisions",
     "import": "decisions",
+    "ui": "ui",
 }
 
 
