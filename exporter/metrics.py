@@ -122,7 +122,8 @@ class Health:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.rejected = Counter(
             "agent_slo_exporter_rejected_events",
-            "Requests refused, by reason; nothing of a refused request is counted.",
+            "Events refused, by reason: each event of a request refused whole, or each event "
+            "refused alone in a ?partial=1 batch; no refused event is counted.",
             ["reason"],
             registry=registry,
         )

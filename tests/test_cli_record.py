@@ -74,3 +74,21 @@ def test_serve_refuses_a_wide_address_without_the_flag(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
     assert "add --listen-wide" in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--count", "0"], "--count: must be between 1 and 1000000, got 0"),
+        (["--dim", 'model=say "hi"'], "--dim model: must not contain quotes"),
+        (["--duration", "-2"], "--duration: must be between 0 and 2592000 seconds"),
+    ],
+)
+def test_record_checks_the_event_before_sending_it(extra: list[str], message: str) -> None:
+    """An event the exporter would refuse for its own fields is a usage error (exit 2),
+    found without reaching the exporter (nothing listens at the URL)."""
+    url = f"http://127.0.0.1:{free_port()}"
+    args = ["record", "--url", url, "--workflow", "triage", "--outcome", "success", *extra]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert message in result.output

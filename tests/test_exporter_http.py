@@ -59,7 +59,7 @@ class Exporter:
     store: Store
 
     def post(
-        self, body: bytes | str | Any, headers: dict[str, str] | None = None
+        self, body: bytes | str | Any, headers: dict[str, str] | None = None, query: str = ""
     ) -> tuple[int, Any]:
         data = (
             body
@@ -67,7 +67,7 @@ class Exporter:
             else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
         )
         request = urllib.request.Request(
-            self.url + "/v1/outcomes",
+            self.url + "/v1/outcomes" + query,
             data=data,
             headers={"Content-Type": "application/json", **(headers or {})},
             method="POST",
@@ -132,6 +132,119 @@ def test_batch_is_all_or_nothing(exporter: Exporter) -> None:
     assert 'agent_slo_exporter_rejected_events_total{reason="unknown_outcome"} 3.0' in text
     assert exporter.post([EVENT, EVENT])[0] == 200
     assert exporter.counters() == {KEY: 2}
+
+
+def _rejected(exporter: Exporter) -> dict[str, str]:
+    """agent_slo_exporter_rejected_events_total by reason, as /metrics serves it."""
+    prefix = 'agent_slo_exporter_rejected_events_total{reason="'
+    _, text = exporter.metrics()
+    return {
+        line[len(prefix) :].split('"', 1)[0]: line.rsplit(" ", 1)[1]
+        for line in text.splitlines()
+        if line.startswith(prefix)
+    }
+
+
+def test_a_partial_batch_counts_its_good_events_and_names_each_bad_one(
+    exporter: Exporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With ?partial=1, the valid events of a batch are counted and each invalid one is
+    refused alone: listed with its index, field and reason, counted once by reason, logged
+    once."""
+    caplog.set_level(logging.INFO, "agent_slo.exporter")
+    batch = [
+        EVENT,
+        {**EVENT, "outcome": "nope"},
+        {**EVENT, "count": 3},
+        {"workflow": "ghost", "outcome": "success"},
+        {**EVENT, "count": 0},
+    ]
+    status, reply = exporter.post(batch, query="?partial=1")
+    assert status == 200
+    assert [(r["index"], r["field"], r["reason"]) for r in reply.pop("refused")] == [
+        (1, "events[1].outcome", "unknown_outcome"),
+        (3, "events[3].workflow", "unknown_workflow"),
+        (4, "events[4].count", "bad_count"),
+    ]
+    assert reply == {"accepted": 2, "duplicates": 0, "folded": 0}
+    assert exporter.counters() == {KEY: 4}
+    assert _rejected(exporter) == {
+        "unknown_outcome": "1.0",
+        "unknown_workflow": "1.0",
+        "bad_count": "1.0",
+    }
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert lines == [
+        "refused 400 unknown_outcome at events[1].outcome from 127.0.0.1 (1 event)",
+        "refused 400 unknown_workflow at events[3].workflow from 127.0.0.1 (1 event)",
+        "refused 400 bad_count at events[4].count from 127.0.0.1 (1 event)",
+    ]
+
+
+def test_a_partial_batch_of_bad_events_only_is_answered_event_by_event(
+    exporter: Exporter,
+) -> None:
+    """A ?partial=1 batch whose events are all refused gets 200 with every one named; a
+    body that is no batch at all is still refused whole, as without ?partial=1."""
+    bad = {**EVENT, "outcome": "nope"}
+    status, reply = exporter.post([bad, bad], query="?partial=true")
+    assert (status, reply["accepted"], [r["index"] for r in reply["refused"]]) == (200, 0, [0, 1])
+    assert exporter.post("[", query="?partial=1")[1]["reason"] == "malformed_json"
+    assert exporter.post([], query="?partial=1")[1]["reason"] == "empty_batch"
+    status, reply = exporter.post(bad, query="?partial=1")  # one event: all or nothing
+    assert (status, reply["field"]) == (400, "outcome")
+    assert exporter.post([bad, EVENT], query="?partial=0")[0] == 400
+    assert exporter.counters() == {}
+    assert _rejected(exporter) == {
+        "unknown_outcome": "5.0",  # 2 alone, 1 single event, 2 in a batch refused whole
+        "malformed_json": "1.0",
+        "empty_batch": "1.0",
+    }
+
+
+def test_a_partial_batch_refuses_alone_what_a_token_may_not_write(tmp_path: Path) -> None:
+    """A scoped token's ?partial=1 batch: its workflows are counted, the others refused
+    one by one as forbidden (without ?partial=1 the batch gets 403)."""
+    for exporter in _start(tmp_path, security=Security({"triage-only": frozenset({"triage"})})):
+        auth = {"Authorization": "Bearer triage-only"}
+        batch = [{"workflow": "payments", "outcome": "success"}, EVENT]
+        assert exporter.post(batch, auth)[0] == 403
+        status, reply = exporter.post(batch, auth, "?partial=1")
+        assert (status, reply["accepted"]) == (200, 1)
+        assert reply["refused"] == [
+            {
+                "index": 0,
+                "field": "events[0].workflow",
+                "reason": "forbidden",
+                "error": "this token may not write workflow 'payments'",
+            }
+        ]
+        assert exporter.counters() == {KEY: 1}
+        assert _rejected(exporter) == {"forbidden": "3.0"}  # 2 of the batch refused whole, 1
+
+
+def test_a_scraper_that_leaves_early_is_one_debug_line(
+    exporter: Exporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that reads the start of /metrics and resets (``curl ... | head -1``) costs
+    the log one debug line naming it, no traceback and no warning."""
+    caplog.set_level(logging.DEBUG)
+    assert exporter.post([{**EVENT, "dimensions": {"model": f"m{i}"}} for i in range(3)])[0] == 200
+    host, port = exporter.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(16).startswith(b"HTTP/1.1 200")
+    lines: list[str] = []
+    for _ in range(500):  # until the server has seen the reset
+        lines = [r.getMessage() for r in caplog.records if "left while" in r.getMessage()]
+        if lines:
+            break
+        threading.Event().wait(0.01)
+    assert len(lines) == 1
+    assert lines[0].startswith("client 127.0.0.1 left while the server was ")
+    problems = [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
+    assert problems == []
 
 
 BAD_INPUT = [
