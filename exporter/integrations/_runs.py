@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from exporter.catalog import OTHER, Catalog
 from exporter.recorder import Recorder
@@ -105,25 +105,30 @@ class RunRecorder:
 
     # -- configuration: programmer errors, raised at construction ------------------------
 
-    def check_outcomes(self, named: Mapping[str, str | None]) -> None:
+    def check(
+        self,
+        outcomes: Mapping[str, str | None],
+        errors: Mapping[str, str],
+        dimensions: Collection[str | None],
+    ) -> None:
         """Raise ``ValueError`` for the first configured outcome the workflow does not
-        accept; ``named`` maps where it was configured to the outcome."""
+        accept (``outcomes`` maps each argument to its outcome, ``errors`` each error to
+        its outcome), or a dimension name ``record()`` cannot take or (with a catalog) the
+        workflow does not declare; ``None`` stands for an event or dimension left out."""
+        named = dict(outcomes) | {f"errors[{k!r}]": v for k, v in errors.items()}
         for where, outcome in named.items():
             if outcome is not None and outcome not in self.outcomes:
                 raise ValueError(
                     f"{where}: {outcome!r} is not an outcome of workflow {self.workflow!r} "
                     f"(known: {sorted(self.outcomes)})"
                 )
-
-    def check_dimensions(self, names: Collection[str]) -> None:
-        """Raise ``ValueError`` for dimension names that ``record()`` cannot take, or that
-        the workflow does not declare (with a catalog)."""
-        reserved = sorted(set(names) & _RECORD_ARGUMENTS)
+        names = {d for d in dimensions if d is not None}
+        reserved = sorted(names & _RECORD_ARGUMENTS)
         if reserved:
             raise ValueError(f"dimensions: {reserved} name arguments of record(), not labels")
-        if self.declared is not None and not set(names) <= self.declared:
+        if self.declared is not None and not names <= self.declared:
             raise ValueError(
-                f"dimensions: {sorted(set(names) - self.declared)} not declared by workflow "
+                f"dimensions: {sorted(names - self.declared)} not declared by workflow "
                 f"{self.workflow!r} (declared: {sorted(self.declared)})"
             )
 
@@ -151,6 +156,19 @@ class RunRecorder:
             value,
         )
         return None
+
+    def dimensions(
+        self, given: Mapping[str, str], renamed: Mapping[str, str], source: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """A run's first dimensions: ``given``, and the keys of ``source`` (the run's
+        metadata) that ``renamed`` maps to dimension names."""
+        out = dict(given)
+        for key, dimension in renamed.items():
+            if key in source:
+                value = self.label(dimension, source[key])
+                if value is not None:
+                    out[dimension] = value
+        return out
 
     def finish(self, run: WatchedRun, success: str) -> None:
         """Record ``run`` with its outcome and duration; failures are logged, never raised."""

@@ -107,16 +107,16 @@ class OutcomeCallbackHandler(BaseCallbackHandler):
         self.recorder = RunRecorder(
             recorder, workflow, catalog=catalog, extra_outcomes=extra_outcomes, log=log
         )
-        named: dict[str, str | None] = {
-            "success": success,
-            "on_error": on_error,
-            "on_tool_error": on_tool_error,
-            "on_interrupt": on_interrupt,
-        }
-        named.update({f"errors[{k!r}]": v for k, v in self.errors.items()})
-        self.recorder.check_outcomes(named)
-        names = [*self.dimensions, *self.metadata_dimensions.values()]
-        self.recorder.check_dimensions([*names, *([model_dimension] if model_dimension else [])])
+        self.recorder.check(
+            {
+                "success": success,
+                "on_error": on_error,
+                "on_tool_error": on_tool_error,
+                "on_interrupt": on_interrupt,
+            },
+            self.errors,
+            [*self.dimensions, *self.metadata_dimensions.values(), model_dimension],
+        )
         self._lock = threading.Lock()
         self._runs: dict[UUID, WatchedRun] = {}
         self._root_of: dict[UUID, UUID] = {}  # every run being watched → its counted run
@@ -279,7 +279,9 @@ class OutcomeCallbackHandler(BaseCallbackHandler):
                 return None
             run = WatchedRun(
                 id=f"langchain-{run_id}",
-                dimensions=self._dimensions(metadata or {}),
+                dimensions=self.recorder.dimensions(
+                    self.dimensions, self.metadata_dimensions, metadata or {}
+                ),
                 counted=self.count_resumes or not _resumes(inputs),
             )
             self._runs[run_id] = run
@@ -306,15 +308,6 @@ class OutcomeCallbackHandler(BaseCallbackHandler):
         if value is not None:
             with self._lock:
                 run.dimensions.setdefault(dimension, value)
-
-    def _dimensions(self, metadata: Mapping[str, Any]) -> dict[str, str]:
-        out = dict(self.dimensions)
-        for key, dimension in self.metadata_dimensions.items():
-            if key in metadata:
-                value = self.recorder.label(dimension, metadata[key])
-                if value is not None:
-                    out[dimension] = value
-        return out
 
     def _end(self, run_id: UUID) -> None:
         with self.recorder.shielded("end"):
