@@ -230,9 +230,10 @@ def test_dimensions_are_mapped_and_written_as_label_values(
         {},
         {"retrieval": "x" * 128},
     ]
-    assert sorted(r.getMessage().split("'")[1] for r in caplog.records) == [
-        "model",
-        "prompt_version",
+    # One warning per attribute, with the exporter's reason for the first value refused.
+    assert [r.getMessage().split(": ")[-1] for r in caplog.records] == [
+        "a list, which no one label value stands for",
+        "must not contain quotes, backslashes or control characters",
     ]
 
 

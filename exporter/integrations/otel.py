@@ -38,7 +38,6 @@ sampler samples).
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -50,6 +49,7 @@ from opentelemetry.trace import StatusCode
 
 from exporter.catalog import OTHER, Catalog
 from exporter.recorder import Recorder
+from exporter.wire import EventError, check_fields
 from rulegen.taxonomy import DEFAULT_OUTCOMES
 
 if TYPE_CHECKING:
@@ -80,9 +80,6 @@ OUTCOME_ATTRIBUTE: Final = "agent_slo.outcome"
 ERROR_TYPE_ATTRIBUTE: Final = "error.type"
 #: Span attribute → dimension, when none are given.
 DEFAULT_DIMENSIONS: Final[Mapping[str, str]] = {"gen_ai.request.model": "model"}
-#: The longest label value the exporter accepts, and the characters it refuses in one.
-MAX_VALUE: Final = 128
-_UNSAFE: Final = re.compile(r'[\x00-\x1f"\\\x7f\ud800-\udfff]')
 #: The arguments of ``Recorder.record`` that a dimension cannot be named after.
 _RECORD_ARGUMENTS: Final = frozenset({"workflow", "outcome", "count", "duration_seconds", "id"})
 #: How many distinct problems are logged before the rest are only counted.
@@ -288,19 +285,16 @@ class OutcomeSpanProcessor(SpanProcessor):
         for attribute, dimension in self.dimensions.items():
             if attribute not in attributes or (declared is not None and dimension not in declared):
                 continue
-            value = _label_value(attributes[attribute])
+            value, why_not = _label_value(attributes[attribute])
             if value is None:
                 self._log_once(
                     "bad_dimension",
                     attribute,
-                    "left dimension %r out (exported as unknown): attribute %s holds %r, "
-                    "which is no label value (empty, a list, over %d characters, quotes, "
-                    "backslashes, control characters or %r)",
+                    "left dimension %r out (exported as unknown): attribute %s holds %r: %s",
                     dimension,
                     attribute,
                     attributes[attribute],
-                    MAX_VALUE,
-                    OTHER,
+                    why_not,
                 )
                 continue
             out[dimension] = value
@@ -322,17 +316,22 @@ class OutcomeSpanProcessor(SpanProcessor):
         log.warning("agent-slo: " + message, *args)
 
 
-def _label_value(value: AttributeValue) -> str | None:
-    """The attribute as a label value the exporter accepts, or ``None``."""
+def _label_value(value: AttributeValue) -> tuple[str | None, str]:
+    """The attribute as a label value the exporter accepts, checked by the exporter's own
+    rules; else ``None`` and the reason."""
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, str | int | float):
         text = str(value)
-    else:  # a list: no one label value stands for it
-        return None
-    if not text or len(text) > MAX_VALUE or text == OTHER or _UNSAFE.search(text):
-        return None
-    return text
+    else:
+        return None, "a list, which no one label value stands for"
+    if text == OTHER:
+        return None, f"{OTHER!r} is reserved by the exporter"
+    try:
+        check_fields({"workflow": "-", "outcome": "-", "dimensions": {"value": text}})
+    except EventError as exc:
+        return None, exc.reason
+    return text, ""
 
 
 class RecordAgentSpans(Sampler):
