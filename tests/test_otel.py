@@ -134,6 +134,39 @@ def test_an_error_status_records_the_configured_outcome(fake: FakeRecorder) -> N
     assert fake.outcomes() == ["wrong_action", "timeout", "wrong_action", "success"]
 
 
+class ToolCallRejectedError(Exception):
+    """A failure of the agent's own."""
+
+
+def test_an_exception_leaving_the_span_maps_by_its_type(fake: FakeRecorder) -> None:
+    """An exception that leaves start_as_current_span (which records it and sets the error
+    status) maps by its recorded type; error.type, when set, wins over it."""
+    processor = OutcomeSpanProcessor(
+        fake,
+        error_types={
+            "TimeoutError": "timeout",
+            f"{__name__}.ToolCallRejectedError": "wrong_tool_args",
+        },
+    )
+    tracer = Traced(processor).tracer
+    agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support-triage"}
+    raised: list[Exception] = [
+        TimeoutError(),
+        ToolCallRejectedError(),
+        KeyError("ticket"),
+        TimeoutError(),
+    ]
+    for i, exc in enumerate(raised):
+        with (
+            pytest.raises(type(exc)),
+            tracer.start_as_current_span("invoke_agent", attributes=agent) as span,
+        ):
+            if i == 3:
+                span.set_attribute("error.type", f"{__name__}.ToolCallRejectedError")
+            raise exc
+    assert fake.outcomes() == ["timeout", "wrong_tool_args", "rejected", "wrong_tool_args"]
+
+
 def test_the_outcome_attribute_wins_over_the_status(fake: FakeRecorder) -> None:
     """An agent_slo.outcome attribute is the run's outcome, whatever the span's status."""
     traced = Traced(OutcomeSpanProcessor(fake, on_error="timeout"))

@@ -17,10 +17,11 @@ How a span becomes a run:
   ``default_workflow``; a span with neither is skipped, counted in ``skipped`` and logged
   once;
 - outcome: the ``agent_slo.outcome`` attribute when the agent set one; else, for a span
-  whose status is an error, the outcome its ``error.type`` maps to in ``error_types``, or
-  ``on_error``; else ``success``. An outcome outside the taxonomy (or the workflow's spec)
-  is recorded as ``unknown_outcome`` (``rejected`` by default: a run whose outcome nobody
-  can read was not a success), or skipped if that is ``None``, and logged once per value;
+  whose status is an error, the outcome its ``error.type`` (else its last recorded
+  exception's type) maps to in ``error_types``, or ``on_error``; else ``success``. An
+  outcome outside the taxonomy (or the workflow's spec) is recorded as ``unknown_outcome``
+  (``rejected`` by default: a run whose outcome nobody can read was not a success), or
+  skipped if that is ``None``, and logged once per value;
 - dimensions: span attributes renamed by ``dimensions`` (``gen_ai.request.model`` to
   ``model`` by default); numbers and booleans are written as text, values the exporter
   would refuse (empty, too long, quotes, control characters, lists) are left out, so the
@@ -76,8 +77,11 @@ AGENT_OPERATIONS: Final = ("invoke_agent",)
 WORKFLOW_ATTRIBUTE: Final = "gen_ai.agent.name"
 #: Where an agent states its run's outcome: ``span.set_attribute(OUTCOME_ATTRIBUTE, "escalated")``.
 OUTCOME_ATTRIBUTE: Final = "agent_slo.outcome"
-#: The semantic conventions' error class, looked up in ``error_types``.
+#: The semantic conventions' error class, looked up in ``error_types``; else the type of
+#: the last exception recorded on the span (what the SDK records for an exception that
+#: leaves ``start_as_current_span``).
 ERROR_TYPE_ATTRIBUTE: Final = "error.type"
+EXCEPTION_TYPE_ATTRIBUTE: Final = "exception.type"
 #: Span attribute → dimension, when none are given.
 DEFAULT_DIMENSIONS: Final[Mapping[str, str]] = {"gen_ai.request.model": "model"}
 #: The arguments of ``Recorder.record`` that a dimension cannot be named after.
@@ -250,10 +254,7 @@ class OutcomeSpanProcessor(SpanProcessor):
         if stated is None:
             if span.status.status_code is not StatusCode.ERROR:
                 return "success"
-            error_type = attributes.get(ERROR_TYPE_ATTRIBUTE)
-            stated = self.on_error
-            if isinstance(error_type, str):
-                stated = self.error_types.get(error_type, self.on_error)
+            stated = self.error_types.get(_error_type(span, attributes) or "", self.on_error)
         if isinstance(stated, str) and stated in known:
             return stated
         if self.unknown_outcome is None or self.unknown_outcome not in known:
@@ -314,6 +315,18 @@ class OutcomeSpanProcessor(SpanProcessor):
                 return
             self._logged.add((reason, key))
         log.warning("agent-slo: " + message, *args)
+
+
+def _error_type(span: ReadableSpan, attributes: Mapping[str, AttributeValue]) -> str | None:
+    """The failed span's error class: ``error.type``, else its last exception's type."""
+    error_type = attributes.get(ERROR_TYPE_ATTRIBUTE)
+    if isinstance(error_type, str):
+        return error_type
+    for event in reversed(span.events):
+        exception_type = (event.attributes or {}).get(EXCEPTION_TYPE_ATTRIBUTE)
+        if event.name == "exception" and isinstance(exception_type, str):
+            return exception_type
+    return None
 
 
 def _label_value(value: AttributeValue) -> tuple[str | None, str]:
