@@ -303,3 +303,21 @@ def test_outcomes_and_dimensions_are_checked_when_the_handler_is_built() -> None
         OutcomeCallbackHandler(fake, WORKFLOW, catalog=catalog)
     with pytest.raises(ValueError, match=r"\['id'\] name arguments of record"):
         OutcomeCallbackHandler(fake, WORKFLOW, metadata_dimensions={"ticket": "id"})
+
+
+def test_a_value_the_exporter_would_refuse_is_left_out_and_the_run_counts(
+    fake: FakeRecorder,
+) -> None:
+    """Metadata values that are no label value (quotes, over 128 characters, empty) are left
+    out of the dimensions; numbers and booleans are written as text; the run is recorded."""
+    handler = OutcomeCallbackHandler(
+        fake,
+        WORKFLOW,
+        metadata_dimensions={"a": "quoted", "b": "long", "c": "empty", "d": "number", "e": "flag"},
+    )
+    metadata = {"a": 'say "hi"', "b": "x" * 129, "c": "", "d": 3, "e": True}
+    agent_graph(AIMessage(content="done")).invoke(
+        ask(), {"callbacks": [handler], "metadata": metadata}
+    )
+    assert fake.events[0].outcome == "success"
+    assert fake.events[0].dimensions == {"number": "3", "flag": "true"}

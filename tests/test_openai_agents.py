@@ -260,6 +260,25 @@ def test_only_named_workflows_count_and_a_trace_is_one_run(
     assert fake.outcomes() == ["wrong_tool_args"]
 
 
+def test_concurrent_runs_are_each_counted(
+    fake: FakeRecorder, tracing: list[OutcomeTracingProcessor]
+) -> None:
+    """Runs interleaved on one event loop are each recorded once, with their own outcome
+    and trace id."""
+    install(tracing, OutcomeTracingProcessor(fake, WORKFLOW, escalate_to=["human_review"]))
+
+    async def three() -> None:
+        await asyncio.gather(
+            Runner.run(triage(say("Hello.")), "one"),
+            Runner.run(triage(call("transfer_to_human_review", {})), "two"),
+            Runner.run(triage(call("lookup_order", {"order": 404}), say("No.")), "three"),
+        )
+
+    asyncio.run(three())
+    assert sorted(fake.outcomes()) == ["escalated", "success", "wrong_tool_args"]
+    assert len({e.id for e in fake.events}) == 3
+
+
 def test_a_retry_with_the_same_trace_id_counts_once(tracing: list[OutcomeTracingProcessor]) -> None:
     """Run again under the same trace id, a run is recorded under the same id, which a
     recorder counts once."""
