@@ -48,6 +48,7 @@ __all__ = [
     "rec_events",
     "rec_rise",
     "rec_step",
+    "rec_tally",
 ]
 
 # Exporter metrics.
@@ -113,6 +114,12 @@ def rec_counter(kind: str) -> str:
 def rec_rise(kind: str) -> str:
     """Events of ``kind`` since the previous evaluation, summed over targets."""
     return f"slo:{kind}:rise"
+
+
+def rec_tally(kind: str) -> str:
+    """Per scrape target, on vmalert: a running count of the events of ``kind`` (and the
+    sums and the time it counts from), in place of :func:`rec_rise`."""
+    return f"slo:{kind}:tally"
 
 
 def rec_counter_at_step(kind: str) -> str:

@@ -44,11 +44,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_exporter(folder: Path, specs: Path) -> Iterator[str]:
-    """`agent-slo serve` of ``specs`` on a free loopback port, its state and log in
-    ``folder``: its address (host:port), ready for writes. Stopped on exit."""
+def running_exporter(folder: Path, specs: Path, port: int | None = None) -> Iterator[str]:
+    """`agent-slo serve` of ``specs`` on a free loopback port (or ``port``), its state and
+    log in ``folder``: its address (host:port), ready for writes. Stopped on exit."""
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     serve = [
         str(Path(sys.executable).parent / "agent-slo"), "serve", "--specs", str(specs),
         "--port", str(port), "--state", str(folder / "state.db"),

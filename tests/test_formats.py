@@ -103,7 +103,8 @@ def _rule_groups(name: str, files: dict[str, str]) -> dict[str, dict[str, Any]]:
 def test_every_format_holds_the_prometheus_rules(name: str) -> None:
     """Each format carries every Prometheus rule file, its groups and rules unchanged; only
     what the ruler needs around them is added (Mimir's namespace, Thanos' partial response).
-    vmalert's rises differ (test_vmalert_rises_compute_their_sums_from_the_raw_counters)."""
+    vmalert's rises and short windows differ
+    (test_vmalert_counts_from_tallies_not_from_this_evaluation)."""
     rules = _rule_groups(name, _files(TARGETS[name]))
     expected = _prometheus_rules()
     assert sorted(rules) == sorted(expected)
@@ -143,10 +144,10 @@ def test_mimir_notes_the_ruler_limits_the_rules_need() -> None:
     ]
 
 
-def test_vmalert_notes_what_its_rises_need() -> None:
-    """vmalert's rises read the per-target sums recorded at the previous evaluation (which
-    tests/test_victoriametrics.py sees count every run): the format says once what the
-    datasource must do for that, and no other format does."""
+def test_vmalert_notes_what_its_tallies_need() -> None:
+    """vmalert's windows count from tallies it records and reads back
+    (tests/test_victoriametrics.py sees them count every run once): the format says once what
+    the datasource must do for that, and no other format does."""
     generated = pipeline.generate(pipeline.load([SPEC]), Target("vmalert"))
     notes = [n for n in generated.notes if n.startswith("vmalert:")]
     assert len(notes) == 1
@@ -155,11 +156,19 @@ def test_vmalert_notes_what_its_rises_need() -> None:
     assert not [n for n in others if n.startswith("vmalert:")]
 
 
-def test_vmalert_rises_compute_their_sums_from_the_raw_counters() -> None:
-    """In the vmalert format each rise reads no sum its group records in the same evaluation:
-    it computes the per-target sums from the raw counters (the counter rule's expression),
-    and reads the previous evaluation's sums only as they were before now. The windows sum
-    the rise alone (not the sums it records beside it). Every other rule is Prometheus'."""
+def _reads(series: str, expr: str) -> list[str]:
+    """How ``expr`` reads ``series``: the function each selector is the argument of, and
+    the range and offset after it."""
+    return re.findall(rf"(\S*){re.escape(series)}\{{[^}}]*\}}(\[[^\]]*\](?: offset \w+)?)?", expr)
+
+
+def test_vmalert_counts_from_tallies_not_from_this_evaluation() -> None:
+    """In the vmalert format no rule reads a series its group records in the same
+    evaluation: each rise becomes a tally (per target, a running count, the sums it counted
+    up to and since when) computed from the raw counters (the counter rule's expression) and
+    the tallies recorded before now; each window up to an hour computes this evaluation's
+    tallies the same way, and reads recorded tallies only as they were before now or over
+    the window. Every other rule is Prometheus' own."""
     prometheus = _prometheus_rules()
     vmalert = {
         path.removeprefix("rules/").removesuffix(".rules.yml"): yaml.safe_load(content)
@@ -167,7 +176,7 @@ def test_vmalert_rises_compute_their_sums_from_the_raw_counters() -> None:
         if path.startswith("rules/")
     }
     assert vmalert.keys() == prometheus.keys()
-    rises = windows = 0
+    tallies = windows = 0
     for stem, content in vmalert.items():
         for group, prom_group in zip(content["groups"], prometheus[stem]["groups"], strict=True):
             exprs = {r["record"]: r["expr"] for r in prom_group["rules"] if "record" in r}
@@ -176,23 +185,37 @@ def test_vmalert_rises_compute_their_sums_from_the_raw_counters() -> None:
             }
             for rule, prom_rule in zip(group["rules"], prom_group["rules"], strict=True):
                 record = rule.get("record", "")
-                if record.endswith(":rise"):
-                    counter = record.removesuffix(":rise") + ":counter"
-                    assert exprs[counter] in rule["expr"]
-                    for series in (counter, record):
-                        reads = re.findall(rf"(\S*){re.escape(series)}\{{", rule["expr"])
-                        assert all(r.endswith("last_over_time(") for r in reads), reads
+                uses_rises = ":rise{" in prom_rule["expr"]
+                if record.endswith(":tally"):
+                    kind = record.removeprefix("slo:").removesuffix(":tally")
+                    assert prom_rule["record"] == f"slo:{kind}:rise"
+                    assert rule["labels"] == prom_rule["labels"]
+                    tallies += 1
+                elif uses_rises:
                     assert {k: v for k, v in rule.items() if k != "expr"} == {
                         k: v for k, v in prom_rule.items() if k != "expr"
                     }
-                    rises += 1
+                    windows += 1
+                else:
+                    assert rule == prom_rule
                     continue
-                expected = re.sub(
-                    r'(:rise\{slo="[^"]*")\}', r'\1,agent_slo_part=""}', prom_rule["expr"]
-                )
-                windows += expected != prom_rule["expr"]
-                assert rule == {**prom_rule, "expr": expected}
-    assert rises > 0
+                assert rule["expr"].startswith("WITH (\n")
+                assert ":rise{" not in rule["expr"]
+                for kind in ("events", "bad_events", "good_events"):
+                    counter = f"slo:{kind}:counter"
+                    if f"\n  {kind}_sums = " in rule["expr"]:
+                        assert f"\n  {kind}_sums = label_set({exprs[counter]}, " in rule["expr"]
+                    for series in (counter, f"slo:{kind}:tally"):
+                        for function, window in _reads(series, rule["expr"]):
+                            assert function.endswith("last_over_time("), (record, series)
+                            if window.endswith(" offset 1ms"):
+                                continue  # the latest before this evaluation
+                            # a window's tallies: over it, or at its start
+                            assert record.startswith("slo:") and ":increase" in record, record
+                            assert window in ("[5m]", "[30m]", "[1h]") or window.startswith(
+                                "[1h] offset "
+                            ), (record, series, window)
+    assert tallies > 0
     assert windows > 0
 
 

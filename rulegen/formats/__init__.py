@@ -6,7 +6,7 @@ files each Prometheus-compatible system loads. Byte-stable, like every generated
   ``kustomization.yaml`` listing every object;
 - ``mimir``, ``cortex``: ``rules/<name>.rules.yml`` with ``namespace: <name>``;
 - ``thanos``: ``rules/<name>.rules.yml``, every group with ``partial_response_strategy: abort``;
-- ``vmalert``: ``rules/<name>.rules.yml``, each rise computed from the raw counters.
+- ``vmalert``: ``rules/<name>.rules.yml``, the short windows counted from per-target tallies.
 
 Dashboards are ``dashboards/<name>.json``, or with ``dashboards_configmaps`` (the default of
 ``prometheus-operator``) ``ConfigMap``s for Grafana's sidecar in ``dashboards/<name>.yaml``.
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rulegen.artifacts import Artifacts
-from rulegen.formats import kubernetes, prometheus, rulers
+from rulegen.formats import kubernetes, prometheus, rulers, vmalert
 from rulegen.formats.target import (
     DASHBOARDS_DIR,
     FORMATS,
@@ -66,8 +66,8 @@ def render(artifacts: Artifacts, target: Target) -> Rendered:
     elif fmt == "thanos":
         files = rulers.thanos_files(artifacts, target)
     else:
-        files = rulers.vmalert_files(artifacts, target)
-        notes = rulers.vmalert_notes(artifacts)
+        files = vmalert.vmalert_files(artifacts, target)
+        notes = vmalert.vmalert_notes(artifacts)
     if target.configmaps:
         boards = kubernetes.dashboard_configmaps(artifacts, target)
         objects = objects + boards
