@@ -80,16 +80,20 @@ __all__ = [
     "positive",
     "previous_period",
     "product",
+    "quantile",
     "range_vector",
     "ratio",
+    "recorded",
     "render",
     "rise_expr",
     "rise_of",
     "runs_by",
+    "runs_left",
     "runs_left_by_slo",
     "series_seen",
     "share_by",
     "share_of_runs",
+    "share_of_whole_runs",
     "silent",
     "sli_over_period_by_slo",
     "slo_selector",
@@ -101,6 +105,7 @@ __all__ = [
     "timestamp",
     "unless",
     "vector",
+    "whole_runs",
     "window_name",
     "with_matcher",
     "workflow_matcher",
@@ -379,49 +384,67 @@ def silent(events: Expr, period_events: Expr, after: str) -> str:
 # -- dashboards --------------------------------------------------------------------------
 
 
-def objective_by_slo() -> str:
+#: The labels a figure of one SLO keeps when two recorded series are matched.
+_SLO_LABELS: Final = (names.LABEL_SLO, names.LABEL_WORKFLOW)
+
+
+def _slos(matchers: Sequence[Matcher]) -> tuple[Matcher, ...]:
+    """The matchers of a query over many SLOs: ``slo!=""`` and ``matchers``."""
+    return (Matcher(names.LABEL_SLO, "!=", ""), *matchers)
+
+
+def recorded(record: str, *matchers: Matcher) -> str:
+    """A recorded series of every SLO that ``matchers`` select: ``record{slo!="",...}``."""
+    return Selector(record, _slos(matchers)).render()
+
+
+def objective_by_slo(*matchers: Matcher) -> str:
     """Every SLO's objective."""
-    return every_slo(names.REC_OBJECTIVE)
+    return recorded(names.REC_OBJECTIVE, *matchers)
 
 
-def sli_over_period_by_slo() -> str:
+def sli_over_period_by_slo(*matchers: Matcher) -> str:
     """Every SLO's SLI over its period: 1 − burn rate × error budget."""
     return complement(
         binary(
-            every_slo(names.REC_BURN_PERIOD),
+            recorded(names.REC_BURN_PERIOD, *matchers),
             "*",
-            every_slo(names.REC_ERROR_BUDGET),
-            on=(names.LABEL_SLO,),
+            recorded(names.REC_ERROR_BUDGET, *matchers),
+            on=_SLO_LABELS,
         )
     )
 
 
-def budget_remaining_by_slo() -> str:
+def budget_remaining_by_slo(*matchers: Matcher) -> str:
     """Every SLO's share of its period's error budget left."""
-    return every_slo(names.REC_PERIOD_REMAINING)
+    return recorded(names.REC_PERIOD_REMAINING, *matchers)
 
 
-def runs_left_by_slo() -> str:
-    """Every SLO's bad events still allowed in its period."""
-    return binary(
-        every_slo(names.REC_PERIOD_ALLOWED),
-        "-",
-        every_slo(names.REC_PERIOD_BAD),
-        on=(names.LABEL_SLO,),
+def runs_left_by_slo(*matchers: Matcher) -> str:
+    """Every SLO's bad runs still allowed in its period, in whole runs (see ``runs_left``)."""
+    return runs_left(
+        recorded(names.REC_PERIOD_ALLOWED, *matchers), recorded(names.REC_PERIOD_BAD, *matchers)
     )
 
 
-def burn_rate_by_slo() -> str:
+def runs_left(allowed: Expr, bad: Expr) -> str:
+    """How many more bad runs the period's budget allows, as a whole number: the allowed bad
+    events less the bad ones, rounded down (1.85 allowed, 1 bad: 0 more; negative: overspent
+    by that many runs, or by a fraction of one)."""
+    return f"floor({binary(allowed, '-', bad, on=_SLO_LABELS)})"
+
+
+def burn_rate_by_slo(*matchers: Matcher) -> str:
     """Every SLO's burn rate over the last hour."""
-    return every_slo(names.REC_BURN_CURRENT)
+    return recorded(names.REC_BURN_CURRENT, *matchers)
 
 
-def alerts_firing_by_slo() -> str:
-    """Firing alerts per SLO, 0 for an SLO without any."""
+def alerts_firing_by_slo(*matchers: Matcher) -> str:
+    """Firing alerts per SLO (and its workflow), 0 for an SLO without any."""
     return binary(
-        count_by((names.LABEL_SLO,), firing_alerts(Matcher(names.LABEL_SLO, "!=", ""))),
+        count_by(_SLO_LABELS, firing_alerts(*_slos(matchers))),
         "or",
-        binary(0, "*", objective_by_slo()),
+        binary(0, "*", objective_by_slo(*matchers)),
         on=(names.LABEL_SLO,),
     )
 
@@ -452,6 +475,55 @@ def share_of_runs(part: Selector, whole: Selector, window: str) -> str:
         "/",
         positive(sum_all(increase(range_vector(whole, window)))),
     )
+
+
+def whole_runs(labels: Sequence[str], counters: Selector, every: Selector, window: str) -> str:
+    """By ``labels``: the runs ``counters`` counted over ``window``, as whole numbers, new
+    series included (the principle of the recorded rises, per series).
+
+    A series seen at both ends of the window counts its rise, or after a counter reset
+    (it fell) all of its value since; a series new in the window counts whole, from 0,
+    provided the workflow (any series of ``every``) was reported at the window's start
+    already: on a Prometheus younger than the window, values are history and count
+    nothing. Instant selectors only, so a long window costs no more than a short one.
+    Consecutive windows that tile a range add up to the runs of the range exactly.
+    """
+    now = counters.render()
+    then = offset(counters, window)
+    return sum_by(
+        labels,
+        parens(
+            "\n".join(
+                [
+                    binary(now, "-", parens(binary(then, "<=", now))),
+                    "or",
+                    binary(now, "and", then),
+                    "or",
+                    binary(now, "and", count_(offset(every, window)), on=()),
+                ]
+            ),
+            block=True,
+        ),
+    )
+
+
+def share_of_whole_runs(
+    labels: Sequence[str], part: Selector, whole: Selector, every: Selector, window: str
+) -> str:
+    """By ``labels``: ``part``'s whole runs over ``window`` as a share of ``whole``'s; 0
+    where ``whole`` has runs and ``part`` has no series; nothing where there were no runs."""
+    runs = positive(whole_runs(labels, whole, every, window))
+    return binary(
+        ratio(whole_runs(labels, part, every, window), runs),
+        "or",
+        binary(0, "*", runs),
+        multiline=True,
+    )
+
+
+def quantile(q: Decimal, buckets: Expr) -> str:
+    """``histogram_quantile(q, buckets)``: buckets by ``le``, cumulative."""
+    return f"histogram_quantile({number(q)}, {_text(buckets)})"
 
 
 # -- the gate and the report -------------------------------------------------------------
