@@ -294,10 +294,9 @@ class OutcomeClient(RecorderBase):
                 with self._cond:
                     self._problems.append(message)
                 continue
-            refused = reply.get("refused", [])
-            for item in refused:
-                event = events[item["index"]]
-                self._exporter_refused(event, item["field"], item["reason"], item["error"])
+            refused = _refused_items(reply, len(events))
+            for index, field, kind, reason in refused:
+                self._exporter_refused(events[index], field, kind, reason)
             self.sent += len(events) - len(refused)
 
     def _post(self, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -306,7 +305,9 @@ class OutcomeClient(RecorderBase):
         once the retries are spent."""
         delay = 0.1
         last: OSError | RefusedError | None = None
-        for attempt in range(self.max_retries + 1):
+        attempts = 0
+        while attempts <= self.max_retries:
+            attempts += 1
             try:
                 return post_outcomes(
                     self.url + self._QUERY, events, token=self.token, timeout=self.timeout
@@ -317,12 +318,12 @@ class OutcomeClient(RecorderBase):
                 last = exc
             except OSError as exc:
                 last = exc
-            log.debug("agent-slo: attempt %d failed: %s", attempt + 1, last)
-            if self._closed and attempt >= 1:
+            log.debug("agent-slo: attempt %d failed: %s", attempts, last)
+            if self._closed and attempts >= 2:
                 break
             time.sleep(delay * (1 + random.random()))  # noqa: S311 - jitter, not security
             delay = min(delay * 2, 5.0)
-        raise OSError(f"no answer after {attempt + 1} attempt(s): {last}")
+        raise OSError(f"no answer after {attempts} attempt(s): {last}")
 
     def _narrow(
         self, events: list[dict[str, Any]], exc: RefusedError
@@ -337,15 +338,35 @@ class OutcomeClient(RecorderBase):
         if len(events) > 1 and exc.status in _SPLITTABLE:
             half = len(events) // 2
             return [events[half:], events[:half]]
-        field = _POSITION.sub("", exc.field or "")
+        # Nothing to narrow down (a bad token, a wrong URL...): every event shares the
+        # reason, which is logged once for them all.
+        field, kind = _POSITION.sub("", exc.field or ""), _reason_of(exc)
         for event in events:
-            self._exporter_refused(event, field, _reason_of(exc), exc.error)
+            self._refuse(event, field, kind, exc.error, logged=False)
+        message = f"exporter refused {len(events)} event(s) with HTTP {exc.status} ({kind}): "
+        log.warning("agent-slo: %s%s", message, exc.error)
+        with self._cond:
+            self._problems.append(message + exc.error)
         return []
 
     def _exporter_refused(self, event: dict[str, Any], field: str, kind: str, reason: str) -> None:
         refusal = self._refuse(event, _POSITION.sub("", field), kind, reason)
         with self._cond:
             self._problems.append(f"exporter refused {refusal}")
+
+
+def _refused_items(reply: dict[str, Any], sent: int) -> list[tuple[int, str, str, str]]:
+    """The events refused alone in a ``?partial=1`` reply: index, field, reason code and
+    sentence. Entries that do not name an event of the batch are ignored: they cannot be
+    told apart from counted events."""
+    items = reply.get("refused")
+    out: dict[int, tuple[int, str, str, str]] = {}
+    for item in items if isinstance(items, list) else []:
+        index = item.get("index") if isinstance(item, dict) else None
+        if isinstance(index, int) and 0 <= index < sent:
+            field, kind = str(item.get("field", "")), str(item.get("reason", ""))
+            out[index] = (index, field, kind, str(item.get("error", "")))
+    return sorted(out.values())
 
 
 def _reason_of(exc: RefusedError) -> str:

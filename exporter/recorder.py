@@ -164,7 +164,7 @@ class RecorderBase:
 
     def _reject(self, event: Mapping[str, Any], error: EventError) -> None:
         """Refuse an event at ``record()``: raise ``error`` if strict, else log it."""
-        self._refuse(event, error.field, error.kind, error.reason, raised=self.strict)
+        self._refuse(event, error.field, error.kind, error.reason, logged=not self.strict)
         if self.strict:
             raise error
 
@@ -175,9 +175,10 @@ class RecorderBase:
         kind: str,
         reason: str,
         *,
-        raised: bool = False,
+        logged: bool = True,
     ) -> Refusal:
-        """Count, keep and (unless it is being raised) log one refused event."""
+        """Count and keep one refused event, and log it (unless it is raised, or the caller
+        logs a whole batch's refusals in one line)."""
         refusal = Refusal(
             str(event.get("workflow")),
             str(event.get("outcome")),
@@ -189,7 +190,7 @@ class RecorderBase:
         with self._refusals_lock:
             self.refused += 1
             self.refusals.append(refusal)
-        if not raised:
+        if logged:
             log.warning("agent-slo: event not counted: %s", refusal)
         if self.on_refused is not None:
             self.on_refused(refusal)
