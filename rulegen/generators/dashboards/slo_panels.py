@@ -27,8 +27,12 @@ _WINDOW = "${" + WINDOW_VARIABLE + "}"
 
 def row_title(slo: SLO) -> str:
     """``support-success: objective 99% over 30d`` (with the tightening schedule)."""
-    objectives = schedule(slo.phases, [percent(p.objective) for p in slo.phases])
-    return f"{slo.name}: objective {objectives} over {slo.period_name}"
+    return f"{slo.name}: objective {_objectives(slo)} over {slo.period_name}"
+
+
+def _objectives(slo: SLO) -> str:
+    """``99%``, or the schedule: ``80% until 2027-02-01, then 85%``."""
+    return schedule(slo.phases, [percent(p.objective) for p in slo.phases])
 
 
 def links(slo: SLO) -> list[Json]:
@@ -96,7 +100,7 @@ def _stats(slo: SLO) -> list[Json]:
             "Objective",
             promql.slo_selector(names.REC_OBJECTIVE, slo),
             unit="percentunit",
-            description="The objective in force (it follows the tightening schedule).",
+            description=f"The objective in force: {_objectives(slo)}, over {period}.",
         ),
         stat(
             f"SLI over {period}",
