@@ -481,8 +481,10 @@ def whole_runs(labels: Sequence[str], counters: Selector, every: Selector, windo
     """By ``labels``: the runs ``counters`` counted over ``window``, as whole numbers, new
     series included (the principle of the recorded rises, per series).
 
-    A series seen at both ends of the window counts its rise, or after a counter reset
-    (it fell) all of its value since; a series new in the window counts whole, from 0,
+    A series seen at both ends of the window counts its rise, or where it fell (a counter
+    reset) its value at the end: the runs since the reset (runs between the window's start
+    and the reset are not seen; the exporter's counters survive restarts, so resets are
+    rare, and short windows lose little); a series new in the window counts whole, from 0,
     provided the workflow (any series of ``every``) was reported at the window's start
     already: on a Prometheus younger than the window, values are history and count
     nothing. Instant selectors only, so a long window costs no more than a short one.

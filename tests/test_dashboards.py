@@ -5,6 +5,7 @@ generated rules, returns data, with the figures the panels show checked by hand.
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import threading
@@ -26,7 +27,7 @@ from exporter.catalog import load_catalog
 from exporter.client import OutcomeClient
 from exporter.server import make_server
 from exporter.store import Store
-from rulegen import pipeline, writer
+from rulegen import pipeline, promql, writer
 from rulegen.generators.dashboards import (
     detail_dashboard,
     overview_dashboard,
@@ -36,6 +37,7 @@ from rulegen.generators.dashboards import (
 from rulegen.loader import load_text
 from rulegen.model import Workflow
 from rulegen.resolve import build
+from rulegen.selectors import Selector
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = """\
@@ -604,3 +606,75 @@ def test_latency_quantiles_against_the_threshold(live: Live) -> None:
     heat = _series(live, board, "Run duration distribution", live.window())
     assert heat["+Inf"] == 41
     assert heat["2.0"] == 35
+
+
+class _Counters:
+    """A scrape target whose counters the test sets: Prometheus text, one line a series."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = "".join(
+                    f'agent_outcomes_total{{workflow="w",outcome="{o}"}} {v}\n'
+                    for o, v in sorted(owner.values.items())
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def address(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"{host}:{port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def _settle(prom: Prometheus, counters: dict[str, int]) -> float:
+    """Wait until Prometheus has scraped ``counters``; the time just after."""
+    for outcome, value in counters.items():
+        prom.wait_value(f'agent_outcomes_total{{workflow="w",outcome="{outcome}"}}', value)
+    return time.time()
+
+
+def test_whole_runs_count_a_new_series_and_a_reset(tmp_path: Path) -> None:
+    """The run panels' counting, on a real Prometheus: a rise counts its runs; a series new
+    in the window counts whole (the 1 a new series appears with); a counter that fell counts
+    its value since; and a window reaching back before the first scrape counts nothing."""
+    target = _Counters()
+    runs = Selector("agent_outcomes_total", (promql.workflow_matcher("w"),))
+
+    def whole(at: float, since: float) -> dict[str, float]:
+        window = f"{round((at - since) * 1000)}ms"
+        query = promql.whole_runs(("outcome",), runs, runs, window)
+        return {r["metric"]["outcome"]: float(r["value"][1]) for r in prom.query(query, at=at)}
+
+    try:
+        with running_prometheus(tmp_path, [target.address]) as prom:
+            target.values = {"success": 0}
+            start = _settle(prom, {"success": 0})
+            time.sleep(1.2)
+            target.values = {"success": 5}
+            risen = _settle(prom, {"success": 5})
+            time.sleep(1.2)
+            target.values = {"success": 2, "rejected": 1}  # reset to 2; a new series at 1
+            end = _settle(prom, {"success": 2, "rejected": 1})
+            assert whole(risen, start) == {"success": 5}
+            assert whole(end, risen) == {"success": 2, "rejected": 1}
+            assert whole(end, start - 60) == {}
+    finally:
+        target.close()
