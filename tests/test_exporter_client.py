@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from exporter.catalog import Catalog
 from exporter.client import EventError, OutcomeClient, OutcomeError
 from exporter.inprocess import InProcessRecorder
-from exporter.server import Security, make_server
+from exporter.server import Limits, Security, make_server
 from exporter.store import Store
 from exporter.testing import FakeRecorder
 
@@ -415,3 +415,18 @@ def test_a_refusal_of_every_event_is_one_line_and_raised_in_strict_mode(
         "agent-slo: exporter refused 5 event(s) with HTTP 401 (unauthorized): "
         "a valid bearer token is required"
     ]
+
+
+def test_a_batch_too_large_for_the_exporter_is_halved_until_it_fits(tmp_path: Path) -> None:
+    """An exporter that takes at most 2,000 bytes a request (413 beyond) gets the 60 queued
+    events (about 100 bytes each) in halves of halves: all 60 counted once, none refused."""
+    store = Store(tmp_path / "state.db", _catalog())
+    with serving(store, limits=Limits(max_body_bytes=2_000)) as url:
+        client = OutcomeClient(url, flush_interval=60)  # one batch of 60, sent by flush()
+        for i in range(60):
+            client.record("triage", "success", model=f"m{i % 2}")
+        assert client.flush(10)
+        client.close()
+    assert sum(store.snapshot().counters.values()) == 60
+    store.close()
+    assert (client.sent, client.refused, client.dropped) == (60, 0, 0)
