@@ -60,8 +60,9 @@ def wait_near(prom: Prometheus, expr: str, expected: float, timeout: float = 30.
 def test_the_example_agent_moves_the_support_triage_budget(tmp_path: Path) -> None:
     """The example's runs reach the exporter with their outcomes, model and prompt version,
     and Prometheus counts them in the period: for support-triage-success (95%, escalations
-    excluded) 20 runs, 2 bad, a 10% error ratio that spends the budget twice (-1 left); for
-    the escalation-miss SLO, all 22 runs and none bad."""
+    excluded) 20 runs, 2 bad, a 10% error ratio that spends the budget twice (-1 left), and
+    the exhausted budget's ticket and the red line's page fire; for the escalation-miss SLO,
+    all 22 runs and none bad."""
     spec = (REPO / "slo-specs" / "support-triage.yaml").read_text()
     rules = generated_rules(tmp_path, spec, step="1s")
     with (
@@ -89,3 +90,12 @@ def test_the_example_agent_moves_the_support_triage_budget(tmp_path: Path) -> No
         wait_near(prom, f"slo:period_error_budget_remaining:ratio{{{SUCCESS}}}", -1.0)
         prom.wait_value(f"slo:period_events:increase{{{ESCALATION}}}", 22)
         assert prom.value(f"slo:period_bad_events:increase{{{ESCALATION}}}") == 0
+        # The budget is exhausted (a ticket) and the red line crossed (a page); 2 bad runs
+        # are fewer than the 3 a medium-tier burn alert needs.
+        prom.wait_for(f'ALERTS{{alertname="ErrorBudgetPolicy",alertstate="firing",{SUCCESS}}}')
+        prom.wait_for(f'ALERTS{{alertname="ErrorBudgetExhausted",alertstate="firing",{SUCCESS}}}')
+        firing = prom.query('ALERTS{alertstate="firing",workflow="support-triage"}')
+        assert sorted(
+            (a["metric"]["alertname"], a["metric"].get("policy", ""), a["metric"]["severity"])
+            for a in firing
+        ) == [("ErrorBudgetExhausted", "", "ticket"), ("ErrorBudgetPolicy", "red_line", "page")]
