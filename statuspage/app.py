@@ -41,7 +41,11 @@ CSP: Final = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-_STATIC_TYPES: Final = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
+_STATIC_TYPES: Final = {
+    "css": "text/css; charset=utf-8",
+    "js": "text/javascript; charset=utf-8",
+    "svg": "image/svg+xml",
+}
 _HTML: Final = "text/html; charset=utf-8"
 _JSON: Final = "application/json"
 
@@ -283,8 +287,6 @@ def _charts(found: Detail) -> dict[str, Any]:
     )
     tiers = {}
     for tier in found.tiers:
-        points = tier.long_series.points + tier.short_series.points
-        first = min((t for t, _ in points), default=found.at)
         tiers[tier.name] = charts.line_chart(
             f"{found.slo}: error ratio over {tier.long_window} and {tier.short_window} "
             f"against {tier.name}'s threshold",
@@ -293,7 +295,7 @@ def _charts(found: Detail) -> dict[str, Any]:
                 charts.Line(f"{tier.short_window} error ratio", tier.short_series.points, "short"),
             ],
             [charts.Rule(f"{tier.name} threshold", tier.threshold, "threshold")],
-            start=first,
+            start=found.at - found.chart_seconds,
             end=found.at,
         )
     return {"budget": budget, "tiers": tiers}

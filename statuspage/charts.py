@@ -97,10 +97,12 @@ def line_chart(
         if not line.points:
             continue
         path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in line.points)
-        last = line.points[-1][1]
+        t_last, last = line.points[-1]
+        label = f"<title>{escape(line.label)}: {_pct(last)} now</title>"
         parts.append(
-            f'<polyline class="line {escape(line.css)}" points="{path}">'
-            f"<title>{escape(line.label)}: {_pct(last)} now</title></polyline>"
+            f'<polyline class="line {escape(line.css)}" points="{path}">{label}</polyline>'
+            f'<circle class="dot {escape(line.css)}" cx="{x(t_last):.1f}" cy="{y(last):.1f}" '
+            f'r="3">{label}</circle>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text above is escaped

@@ -7,6 +7,7 @@ series behind the charts; with a canary matcher, the gate's canary test.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -113,6 +114,7 @@ class Detail:
     tier: str
     period: str
     period_seconds: int
+    chart_seconds: int  # the time the tiers' charts span
     rules_loaded: bool
     report: Report
     alerts: list[Alert]
@@ -212,6 +214,7 @@ def detail(
         tier=str(slo.risk),
         period=slo.period_name,
         period_seconds=slo.period,
+        chart_seconds=span_,
         rules_loaded=loaded,
         report=report,
         alerts=sorted(alerts, key=lambda a: (a.state != "firing", a.name, a.detail)),
@@ -254,12 +257,16 @@ def _unloaded(report: Report) -> Report:
 
 
 def _series(prom: Prometheus, expr: str, name: str, at: float, seconds: int) -> Series:
-    """``expr`` over the ``seconds`` up to ``at``, about :data:`CHART_POINTS` points; of
-    several series (labels changed in the spec), every point in time order."""
+    """``expr`` over the ``seconds`` up to ``at``, about :data:`CHART_POINTS` points, the
+    last at ``at``'s whole second (whole seconds a step apart: Prometheus evaluates the
+    range's end exactly); of several series (labels changed in the spec), every point in
+    time order."""
     step = max(burn.STEP // 10, seconds // CHART_POINTS)
+    end = math.floor(at)
+    start = end - seconds // step * step
     points = sorted(
         (float(t), float(v))
-        for s in prom.query_range(expr, at - seconds, at, step)
+        for s in prom.query_range(expr, start, end, step)
         for t, v in s["values"]
     )
     return Series(name, points)
