@@ -16,6 +16,7 @@ them; a token limited to some workflows sees their SLOs alone.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import importlib.resources
 import json
@@ -86,6 +87,7 @@ class StatusPage:
         clock: Callable[[], float] = time.time,
         min_runs: int = 10,
         max_concurrent: int = 8,
+        cache_seconds: float = 0.0,
     ) -> None:
         self.prom = prom
         self.catalog = catalog
@@ -94,6 +96,9 @@ class StatusPage:
         self.clock = clock
         self.min_runs = min_runs
         self._slots = threading.BoundedSemaphore(max_concurrent)
+        self.cache_seconds = cache_seconds
+        self._overviews: dict[frozenset[str] | None, tuple[float, Overview]] = {}
+        self._overview_lock = threading.Lock()
 
     def respond(  # noqa: PLR0911 - one return a kind of answer
         self, target: str, authorization: str | None = None
@@ -152,7 +157,7 @@ class StatusPage:
     def _overview(
         self, fields: Mapping[str, str], workflows: frozenset[str] | None, as_json: bool
     ) -> Response:
-        found = overview(self.prom, self.catalog.visible(workflows), self.clock())
+        found = self._current_overview(workflows)
         chosen = {k: fields.get(k, "") for k in ("team", "tier", "status", "q")}
         rows = filter_rows(
             found.rows, chosen["team"], chosen["tier"], chosen["status"], chosen["q"]
@@ -168,6 +173,19 @@ class StatusPage:
             chosen=chosen,
             title="SLO status",
         )
+
+    def _current_overview(self, workflows: frozenset[str] | None) -> Overview:
+        """The overview of the SLOs ``workflows`` may see: computed anew, or the one
+        computed less than ``cache_seconds`` ago. One is computed at a time, so that many
+        readers arriving together send Prometheus one set of queries."""
+        with self._overview_lock:
+            cached = self._overviews.get(workflows)
+            if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
+                return cached[1]
+            found = overview(self.prom, self.catalog.visible(workflows), self.clock())
+            if self.cache_seconds > 0:
+                self._overviews[workflows] = (time.monotonic(), found)
+            return found
 
     def _slo(self, entry: Entry, fields: Mapping[str, str], as_json: bool) -> Response:
         form, problem = None, None
@@ -230,7 +248,7 @@ def _templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(word=status_word, tone=_tone, pct=_pct, num=_num, rate=_rate)
+    env.globals.update(word=status_word, tone=_tone, pct=_pct, num=_num, rate=_rate, moment=_moment)
     return env
 
 
@@ -254,6 +272,11 @@ def _tone(status: str, past_threshold: bool | None = None) -> str:
     if status in ("exhausted", "over_budget"):
         return "spent"
     return "warn" if past_threshold is not False else "ok"
+
+
+def _moment(at: float) -> str:
+    """``2026-12-02 15:42:07 UTC``."""
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _pct(value: float | None, digits: int = 1) -> str:

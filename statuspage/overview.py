@@ -34,6 +34,7 @@ __all__ = [
     "Row",
     "filter_rows",
     "overview",
+    "requests",
 ]
 
 #: An SLO whose rules Prometheus does not evaluate: nothing recorded to read.
@@ -41,6 +42,8 @@ RULES_NOT_LOADED: Final = Status(
     "rules_not_loaded",
     "Prometheus records nothing for this SLO: load its generated rules (agent-slo generate).",
 )
+#: Range queries the budget history behind the streaks is split into, sent at once.
+HISTORY_PARTS: Final = 3
 #: Statuses that are not a verdict on the budget.
 UNJUDGED: Final = frozenset({NO_DATA.name, RULES_NOT_LOADED.name})
 
@@ -172,13 +175,7 @@ def overview(prom: Prometheus, entries: Sequence[Entry], at: float) -> Overview:
     """The overview of ``entries`` as of Unix time ``at``: every query sent at once."""
     end = math.ceil(at)  # the autonomy checks' anchor, as decisions.autonomy sets it
     checks = {e.slo.name: _checks(e) for e in entries}
-    longest = max(checks.values(), default=0)
-    history = queries.lowest_remaining_by_slo(STEP + LOOKBACK)
-    tasks: dict[str, Callable[[], list[dict[str, Any]]]] = {
-        key: functools.partial(prom.query, expr, at) for key, expr in queries.OVERVIEW.items()
-    }
-    tasks["alerts"] = lambda: prom.query(queries.alerts_of_every_slo(), at)
-    tasks["history"] = lambda: prom.query_range(history, end - longest * STEP, end, STEP)
+    tasks = requests(prom, entries, at)
     with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
         futures = {key: pool.submit(task) for key, task in tasks.items()}
         answers = {key: future.result() for key, future in futures.items()}
@@ -187,10 +184,13 @@ def overview(prom: Prometheus, entries: Sequence[Entry], at: float) -> Overview:
     for series in answers["alerts"]:
         alerts.setdefault(series["metric"][names.LABEL_SLO], []).append(Alert.of(series["metric"]))
     values: dict[str, dict[int, float]] = {}
-    for series in answers["history"]:
-        own = values.setdefault(series["metric"].get(names.LABEL_SLO, ""), {})
-        for t, v in series["values"]:
-            own[round(float(t))] = float(v)
+    for key in (k for k in answers if k.startswith("history")):
+        for series in answers[key]:
+            found = {round(t): float(v) for t, v in series["values"]}  # whole seconds
+            own = values.setdefault(series["metric"].get(names.LABEL_SLO, ""), {})
+            if own.keys() & found.keys():  # several series of one SLO: the least
+                found = {t: min(v, own.get(t, math.inf)) for t, v in found.items()}
+            own.update(found)
     rows = [
         _row(
             entry,
@@ -211,6 +211,26 @@ def overview(prom: Prometheus, entries: Sequence[Entry], at: float) -> Overview:
     )
 
 
+def requests(
+    prom: Prometheus, entries: Sequence[Entry], at: float
+) -> dict[str, Callable[[], list[dict[str, Any]]]]:
+    """Every query the overview of ``entries`` sends, by key, ready to send: the recorded
+    figures and the alerts as of ``at``, and the budget history up to its whole second in
+    :data:`HISTORY_PARTS` ranges."""
+    end = math.ceil(at)
+    longest = max((_checks(e) for e in entries), default=0)
+    history = queries.lowest_remaining_every_slo(STEP + LOOKBACK)
+    tasks: dict[str, Callable[[], list[dict[str, Any]]]] = {
+        key: functools.partial(prom.query, expr, at) for key, expr in queries.OVERVIEW.items()
+    }
+    tasks["alerts"] = functools.partial(prom.query, queries.alerts_of_every_slo(), at)
+    for first, last in _parts(longest):  # checks first to last before the end
+        tasks[f"history {first}"] = functools.partial(
+            prom.query_range, history, end - last * STEP, end - first * STEP, STEP
+        )
+    return tasks
+
+
 def filter_rows(
     rows: Sequence[Row], team: str = "", tier: str = "", status: str = "", search: str = ""
 ) -> list[Row]:
@@ -228,6 +248,13 @@ def filter_rows(
             or any(needle in text.casefold() for text in (r.slo, r.workflow, r.team, r.description))
         )
     ]
+
+
+def _parts(checks: int) -> list[tuple[int, int]]:
+    """Checks 0 to ``checks`` (0: the latest) in :data:`HISTORY_PARTS` ranges, each asked
+    for in a range query of its own, all at once."""
+    size = checks // HISTORY_PARTS + 1
+    return [(i, min(i + size - 1, checks)) for i in range(0, checks + 1, size)]
 
 
 def _checks(entry: Entry) -> int:

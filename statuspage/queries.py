@@ -18,7 +18,7 @@ __all__ = [
     "alerts_of_every_slo",
     "alerts_of_workflow",
     "error_ratio",
-    "lowest_remaining_by_slo",
+    "lowest_remaining_every_slo",
 ]
 
 _ALERTS: Final = "ALERTS"
@@ -49,9 +49,11 @@ def error_ratio(slo: SLO, window: int) -> str:
     return promql.slo_selector(names.rec_error_ratio(promql.window_name(window)), slo)
 
 
-def lowest_remaining_by_slo(seconds: int) -> str:
-    """By SLO: the least budget left within the ``seconds`` before the evaluation, over
-    every series of the SLO, as :func:`rulegen.promql.lowest_remaining` gives it for one."""
+def lowest_remaining_every_slo(seconds: int) -> str:
+    """Of every series of every SLO: the least budget left within the ``seconds`` before
+    the evaluation. An SLO's several series (a change of the spec's labels starts a new
+    one) are combined by the reader, as :func:`decisions.autonomy.autonomy` combines them:
+    Prometheus 2 spends more on ``min by`` at every step of a long range than on the range
+    itself."""
     recorded = promql.every_slo(names.REC_PERIOD_REMAINING)
-    lowest = promql.min_over_time(promql.range_vector(recorded, promql.open_range(seconds)))
-    return f"min by ({names.LABEL_SLO}) ({lowest})"
+    return promql.min_over_time(promql.range_vector(recorded, promql.open_range(seconds)))

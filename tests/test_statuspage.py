@@ -421,3 +421,18 @@ def test_the_ui_command_behind_a_path_prefix_with_credentials(site: Site, tmp_pa
         assert status == 200  # redirected to /slo/
         status, headers, _ = _http(f"{root}/slo/", basic, data=b"x")
         assert (status, headers["Allow"]) == (405, "GET, HEAD")
+
+
+def test_the_overview_is_computed_once_within_the_cache_time(site: Site) -> None:
+    """With --cache-seconds, loads (filters included) within that time show the overview
+    computed first, as of its own moment; without, every load is computed anew."""
+    now = time.time()
+    for seconds, expected in ((3600.0, [now, now]), (0.0, [now, now + 1])):
+        moments = iter([now, now + 1])
+        page = StatusPage(
+            site.prom, site.catalog, clock=lambda m=moments: next(m), cache_seconds=seconds
+        )
+        first = _json(page, "/api/overview")
+        second = _json(page, "/api/overview?team=ops")
+        assert [first["at"], second["at"]] == expected, seconds
+        assert [r["slo"] for r in second["slos"]] == ["idle-success", "unloaded-success"]

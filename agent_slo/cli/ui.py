@@ -50,6 +50,14 @@ __all__ = ["ui"]
     help="Breakdown rows with fewer runs get no verdict yet.",
 )
 @click.option(
+    "--cache-seconds",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Serve the overview computed less than this long ago (one computation at a time; "
+    "0: every load asks Prometheus). SLO pages are always read anew.",
+)
+@click.option(
     "--timeout",
     default=10.0,
     show_default=True,
@@ -66,6 +74,7 @@ def ui(
     tokens_file: Path | None,
     basic_auth: str | None,
     min_runs: int,
+    cache_seconds: float,
     timeout: float,
 ) -> None:
     """Serve the status page: every SLO the worst first (objective, SLI, budget left in % and
@@ -95,6 +104,7 @@ def ui(
         base_path=base_path,
         access=access,
         min_runs=min_runs,
+        cache_seconds=cache_seconds,
     )
     try:
         server = make_server(page, host, port)
