@@ -184,10 +184,8 @@ def _detail(catalog: Catalog, at: int, detailed: str, rng: random.Random) -> Ite
 
 
 @contextmanager
-def static_server(folder: Path) -> Iterator[str]:
-    """The standard library's file server on ``folder``: its root URL."""
-    handler = functools.partial(_QuietFiles, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def serving_http(server: http.server.HTTPServer) -> Iterator[str]:
+    """``server`` serving in a thread: its root URL."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -195,24 +193,17 @@ def static_server(folder: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def static_server(folder: Path) -> http.server.HTTPServer:
+    """The standard library's file server on ``folder``, the baseline."""
+    handler = functools.partial(_QuietFiles, directory=str(folder))
+    return http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
 
 
 class _QuietFiles(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         return
-
-
-@contextmanager
-def page_server(page: StatusPage) -> Iterator[str]:
-    """The status page's own server: its root URL."""
-    server = make_server(page, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def fetch(url: str) -> bytes:
@@ -264,7 +255,10 @@ def main() -> None:
             prom = Prometheus(running.url)
             cold = StatusPage(prom, catalog, clock=lambda: at)
             warm = StatusPage(prom, catalog, clock=lambda: at, cache_seconds=CACHE_SECONDS)
-            with page_server(cold) as ui, page_server(warm) as cached:
+            with (
+                serving_http(make_server(cold, "127.0.0.1", 0)) as ui,
+                serving_http(make_server(warm, "127.0.0.1", 0)) as cached,
+            ):
                 overview_html = fetch(f"{ui}/")
                 assert overview_html.count(b'class="slo-row"') == args.slos
                 assert b"rules not loaded" not in overview_html
@@ -294,7 +288,7 @@ def _measure(  # noqa: PLR0917 - the run's parts
 
     entry = catalog.by_name[detailed]
     out: list[tuple[str, float, float, str]] = []
-    with static_server(tmp / "static") as files:
+    with serving_http(static_server(tmp / "static")) as files:
         out.append(
             ("static file, same bytes", *timed(lambda: fetch(f"{files}/overview.html"), repeat), "")
         )
