@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 import importlib.resources
 import json
+import math
 import threading
 import time
 import urllib.parse
@@ -218,7 +219,7 @@ class StatusPage:
         return Response(200, html.encode())
 
     def _json(self, status: int, payload: Mapping[str, Any]) -> Response:
-        body = json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        body = json.dumps(_finite(payload), indent=2, sort_keys=True, allow_nan=False) + "\n"
         return Response(status, body.encode(), _JSON)
 
     def _error(self, status: int, message: str, as_json: bool) -> Response:
@@ -272,6 +273,17 @@ def _tone(status: str, past_threshold: bool | None = None) -> str:
     if status in ("exhausted", "over_budget"):
         return "spent"
     return "warn" if past_threshold is not False else "ok"
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity as ``null``: JSON has neither."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _moment(at: float) -> str:

@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from harness import process, wait_http
 from realprom import Prometheus, free_port, generated_rules, running_exporter, running_prometheus
 
+from agent_slo.cli import main
 from decisions import gate
 from exporter.client import OutcomeClient
 from rulegen.resolve import load
@@ -436,3 +438,32 @@ def test_the_overview_is_computed_once_within_the_cache_time(site: Site) -> None
         second = _json(page, "/api/overview?team=ops")
         assert [first["at"], second["at"]] == expected, seconds
         assert [r["slo"] for r in second["slos"]] == ["idle-success", "unloaded-success"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--host", "0.0.0.0"], 2, "listens beyond this machine: add --listen-wide"),  # noqa: S104
+        (["--basic-auth", "lead"], 2, "expected USER:PASSWORD"),
+        (["--base-path", "slo"], 2, "expected a path starting with /"),
+        (["--tokens-file", "{comments}"], 1, "holds no token"),
+        (["--specs", "{invalid}"], 1, "the status page did not start"),
+    ],
+)
+def test_the_ui_command_refuses_before_it_listens(
+    tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
+    """A wide address without --listen-wide, a malformed password pair or prefix (usage
+    errors, 2), a tokens file without a token or invalid specs (1): refused, nothing served."""
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    (tmp_path / "comments").write_text("# nobody yet\n\n")
+    (tmp_path / "invalid.yaml").write_text("apiVersion: agent-slo/v1\nworkflow: x\n")
+    paths = {"comments": tmp_path / "comments", "invalid": tmp_path / "invalid.yaml"}
+    given = [a.format(**paths) for a in args]
+    if "--specs" not in given:
+        given += ["--specs", str(tmp_path / "spec.yaml")]
+    result = CliRunner().invoke(
+        main, ["ui", "--port", "0", *given], env={"AGENT_SLO_UI_AUTH": None}
+    )
+    assert result.exit_code == code, result.output
+    assert message in result.output
