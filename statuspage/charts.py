@@ -104,6 +104,13 @@ def line_chart(
             f'<circle class="dot {escape(line.css)}" cx="{x(t_last):.1f}" cy="{y(last):.1f}" '
             f'r="3">{label}</circle>'
         )
+    for i, line in enumerate(lines if len(lines) > 1 else ()):  # a legend where it is needed
+        left = _LEFT + 8 + i * 150
+        parts.append(
+            f'<line class="line {escape(line.css)}" x1="{left}" x2="{left + 16}" '
+            f'y1="{_TOP + 6}" y2="{_TOP + 6}"/>'
+            f'<text class="tick" x="{left + 20}" y="{_TOP + 10}">{escape(line.label)}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text above is escaped
 
