@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -21,14 +20,11 @@ from typing import Any, Final
 
 from exporter.catalog import OTHER, Catalog
 from exporter.recorder import Recorder
+from exporter.wire import EventError, check_fields
 from rulegen.taxonomy import DEFAULT_OUTCOMES
 
-__all__ = ["Mark", "RunRecorder", "WatchedRun"]
+__all__ = ["Mark", "RunRecorder", "WatchedRun", "label_value"]
 
-#: Longest label value the exporter accepts.
-_MAX_VALUE: Final = 128
-#: Characters the exporter refuses in a label value.
-_UNSAFE: Final = re.compile(r'[\x00-\x1f"\\\x7f\ud800-\udfff]')
 #: The arguments of ``Recorder.record`` that a dimension cannot be named after.
 _RECORD_ARGUMENTS: Final = frozenset({"workflow", "outcome", "count", "duration_seconds", "id"})
 #: How many distinct problems are logged before the rest are only counted.
@@ -138,24 +134,16 @@ class RunRecorder:
         """``value`` as a label value the exporter accepts, or ``None`` (logged once): a
         value it would refuse would lose the whole run, so it is left out instead and the
         run counts under ``unknown``."""
-        text = str(value).lower() if isinstance(value, bool) else value
-        if isinstance(text, int | float):
-            text = str(text)
-        if (
-            isinstance(text, str)
-            and text
-            and len(text) <= _MAX_VALUE
-            and text != OTHER
-            and not _UNSAFE.search(text)
-        ):
-            return text
-        self.warn_once(
-            f"value:{dimension}",
-            "left dimension %r out (exported as unknown): %r is no label value",
-            dimension,
-            value,
-        )
-        return None
+        text, why_not = label_value(value)
+        if text is None:
+            self.warn_once(
+                f"value:{dimension}",
+                "left dimension %r out (exported as unknown): %r is no label value: %s",
+                dimension,
+                value,
+                why_not,
+            )
+        return text
 
     def dimensions(
         self, given: Mapping[str, str], renamed: Mapping[str, str], source: Mapping[str, Any]
@@ -218,3 +206,23 @@ class RunRecorder:
                 return
             self._logged.add(key)
         self.log.warning("agent-slo: " + message, *args)
+
+
+def label_value(value: object) -> tuple[str | None, str]:
+    """``value`` (a string, number or boolean) as a label value the exporter accepts,
+    checked by the exporter's own rules; else ``None`` and the reason."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str | int | float):
+        text = str(value)
+    elif isinstance(value, list | tuple):
+        return None, "a list, which no one label value stands for"
+    else:
+        return None, f"{type(value).__name__} is not a string, number or boolean"
+    if text == OTHER:
+        return None, f"{OTHER!r} is reserved by the exporter"
+    try:
+        check_fields({"workflow": "-", "outcome": "-", "dimensions": {"value": text}})
+    except EventError as exc:
+        return None, exc.reason
+    return text, ""

@@ -48,9 +48,9 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import StatusCode
 
-from exporter.catalog import OTHER, Catalog
+from exporter.catalog import Catalog
+from exporter.integrations._runs import label_value
 from exporter.recorder import Recorder
-from exporter.wire import EventError, check_fields
 from rulegen.taxonomy import DEFAULT_OUTCOMES
 
 if TYPE_CHECKING:
@@ -288,7 +288,7 @@ class OutcomeSpanProcessor(SpanProcessor):
         for attribute, dimension in self.dimensions.items():
             if attribute not in attributes or (declared is not None and dimension not in declared):
                 continue
-            value, why_not = _label_value(attributes[attribute])
+            value, why_not = label_value(attributes[attribute])
             if value is None:
                 self._log_once(
                     "bad_dimension",
@@ -329,24 +329,6 @@ def _error_type(span: ReadableSpan, attributes: Mapping[str, AttributeValue]) ->
         if event.name == "exception" and isinstance(exception_type, str):
             return exception_type
     return None
-
-
-def _label_value(value: AttributeValue) -> tuple[str | None, str]:
-    """The attribute as a label value the exporter accepts, checked by the exporter's own
-    rules; else ``None`` and the reason."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str | int | float):
-        text = str(value)
-    else:
-        return None, "a list, which no one label value stands for"
-    if text == OTHER:
-        return None, f"{OTHER!r} is reserved by the exporter"
-    try:
-        check_fields({"workflow": "-", "outcome": "-", "dimensions": {"value": text}})
-    except EventError as exc:
-        return None, exc.reason
-    return text, ""
 
 
 class RecordAgentSpans(Sampler):
