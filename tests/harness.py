@@ -1,5 +1,6 @@
 """Helpers for tests that run real services: child processes, a webhook receiver for
-Alertmanager, and the example Alertmanager routing pointed at it."""
+Alertmanager, the example Alertmanager routing pointed at it, and scrape targets serving
+known series."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -60,6 +61,32 @@ class Webhook:
                 return found[0]
             time.sleep(0.2)
         raise AssertionError(f"no {name} notification within {timeout}s: {self.received}")
+
+
+class ScrapeTarget:
+    """Serves, on a free loopback port, the Prometheus text ``text()`` returns at each
+    scrape; ``close()`` stops it."""
+
+    def __init__(self, text: Callable[[], str]) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = text().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @contextmanager

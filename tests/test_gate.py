@@ -10,15 +10,14 @@ runs/s, 1% bad (equal); canary v44 one run every 10 s (too little data).
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from harness import ScrapeTarget
 from realprom import Prometheus, free_port, running_prometheus
 
 from agent_slo.cli import main
@@ -50,26 +49,11 @@ class Fixture:
 
     def __init__(self) -> None:
         self.start = time.time()
-        fixture = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = fixture.text().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.scraped = ScrapeTarget(self.text)
 
     @property
     def target(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
+        return self.scraped.address
 
     def text(self) -> str:
         elapsed = time.time() - self.start
@@ -111,8 +95,7 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus,
         running.wait_for('agent_outcomes_total{prompt_version="v42"} > 0')
         time.sleep(20)
         yield running, tmp / "spec.yaml"
-    fixture.server.shutdown()
-    fixture.server.server_close()
+    fixture.scraped.close()
 
 
 def _gate(prom: tuple[Prometheus, Path], *args: str) -> tuple[int, dict[str, Any]]:

@@ -11,12 +11,12 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from harness import ScrapeTarget
 from realprom import generated_rules, running_prometheus
 
 from exporter.catalog import DEFAULT_BUCKETS
@@ -146,23 +146,8 @@ class FakeCollector:
         self.calls: dict[tuple[tuple[str, str], ...], int] = {}
         self.histograms: dict[str, tuple[list[int], float]] = {}
         self.lock = threading.Lock()
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = collector.text().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.scraped = ScrapeTarget(self.text)
+        self.address = self.scraped.address
 
     def runs(self, count: int, **labels: str) -> None:
         """``count`` more spans with these labels (the connector's dimensions)."""
@@ -245,8 +230,7 @@ class FakeCollector:
 def collector() -> Iterator[FakeCollector]:
     fake = FakeCollector()
     yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    fake.scraped.close()
 
 
 def _config(target: str, rule_files: list[Path]) -> dict[str, Any]:
