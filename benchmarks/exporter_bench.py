@@ -16,17 +16,20 @@ Baselines measured in the same run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
+import re
+import selectors
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -121,37 +124,148 @@ def wait_ready(port: int, path: str = "/readyz") -> None:
     raise RuntimeError(f"nothing answers on port {port}")
 
 
+class _Writer:
+    """One keep-alive connection of the load: the request being sent, the answer being read."""
+
+    def __init__(self, port: int, first: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setblocking(False)
+        self.n = first  # index of the body being sent
+        self.out = memoryview(b"")
+        self.inbox = bytearray()
+        self.start = 0.0
+
+
+def _request(body: bytes) -> bytes:
+    """The whole request, as http.client would send it (minus Accept-Encoding)."""
+    return (
+        b"POST /v1/outcomes HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+
+
+def _answer_length(inbox: bytearray) -> int:
+    """The length of the first complete answer in ``inbox`` (0: not complete yet); raise
+    unless it is a 200 on a connection kept open."""
+    end = inbox.find(b"\r\n\r\n")
+    if end < 0:
+        return 0
+    head = bytes(inbox[:end]).decode("latin-1").lower().split("\r\n")
+    if not head[0].startswith("http/1.1 200 "):
+        raise RuntimeError(f"answer {bytes(inbox[:200])!r}")
+    fields = dict(line.split(":", 1) for line in head[1:])
+    if fields.get("connection", "").strip() == "close":
+        raise RuntimeError("the server closed a keep-alive connection")
+    total = end + 4 + int(fields["content-length"])
+    return total if len(inbox) >= total else 0
+
+
 def post_load(
     port: int, bodies: list[bytes], seconds: float, clients: int = CLIENTS
 ) -> tuple[int, list[float]]:
-    """``clients`` threads post ``bodies`` in turn for ``seconds``; requests done and
-    latencies."""
-    latencies: list[list[float]] = [[] for _ in range(clients)]
+    """``clients`` closed-loop writers post ``bodies`` in turn for ``seconds``, each on its
+    own keep-alive connection, all driven by one thread with a selector: the load spends
+    as little of the shared CPU as a Python client can. Requests done and latencies."""
+    requests = [_request(body) for body in bodies]
+    latencies: list[float] = []
+    selector = selectors.DefaultSelector()
+    writers = [_Writer(port, i) for i in range(clients)]
+
+    def send(writer: _Writer) -> None:
+        writer.out = memoryview(requests[writer.n % len(requests)])
+        writer.start = time.perf_counter()
+        flush(writer)
+
+    def flush(writer: _Writer) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while writer.out:
+                writer.out = writer.out[writer.sock.send(writer.out) :]
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if writer.out else 0)
+        selector.modify(writer.sock, events, writer)
+
+    for writer in writers:
+        selector.register(writer.sock, selectors.EVENT_READ, writer)
+        send(writer)
     stop = time.monotonic() + seconds
+    while writers:
+        for key, mask in selector.select(timeout=30):
+            writer = key.data
+            if mask & selectors.EVENT_WRITE:
+                flush(writer)
+            if not mask & selectors.EVENT_READ:
+                continue
+            data = writer.sock.recv(256 * 1024)
+            if not data:
+                raise RuntimeError("the server closed a connection")
+            writer.inbox += data
+            length = _answer_length(writer.inbox)
+            if not length:
+                continue
+            latencies.append(time.perf_counter() - writer.start)
+            del writer.inbox[:length]
+            if time.monotonic() >= stop:
+                selector.unregister(writer.sock)
+                writer.sock.close()
+                writers.remove(writer)
+                continue
+            writer.n += clients
+            send(writer)
+    return len(latencies), latencies
 
-    def client(i: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        headers = {"Content-Type": "application/json"}
-        n = i
-        while time.monotonic() < stop:
-            body = bodies[n % len(bodies)]
-            n += clients
-            start = time.perf_counter()
-            conn.request("POST", "/v1/outcomes", body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            latencies[i].append(time.perf_counter() - start)
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}")
-        conn.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    flat = [x for per in latencies for x in per]
-    return len(flat), flat
+def thread_cpu(pid: int) -> dict[int, tuple[float, float]]:
+    """User and system CPU seconds of each thread of a process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # the thread ended
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            out[int(task.name)] = (int(fields[11]) / tick, int(fields[12]) / tick)
+    return out
+
+
+def thread_names(pid: int) -> dict[int, str]:
+    """Python thread names by native id, from py-spy (empty without it: ids are shown)."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        return {}
+    dump = subprocess.run(
+        [spy, "dump", "--pid", str(pid)], capture_output=True, text=True, check=False
+    ).stdout
+    return {int(tid): name for tid, name in re.findall(r'Thread (\d+) \(\w+\): "([^"]+)"', dump)}
+
+
+Cpu = dict[str, tuple[float, float]]  # thread -> (user, system) microseconds a request
+
+
+def measured(
+    pid: int, port: int, bodies: list[bytes], seconds: float, clients: int
+) -> tuple[int, list[float], Cpu]:
+    """:func:`post_load` with the CPU each thread of the server (and the load) spent on
+    a request. Threads of one name are summed (http.server's thread per connection)."""
+    names = thread_names(pid)
+    before, load_before = thread_cpu(pid), os.times()
+    n, latencies = post_load(port, bodies, seconds, clients)
+    after, load_after = thread_cpu(pid), os.times()
+    cpu: dict[str, list[float]] = {}
+    for tid, (user, system) in after.items():
+        user0, system0 = before.get(tid, (0.0, 0.0))
+        name = names.get(tid, "other threads" if tid != pid else "MainThread")
+        if name.startswith("Thread-"):
+            name = "connection threads"
+        total = cpu.setdefault(name, [0.0, 0.0])
+        total[0] += (user - user0) * 1e6 / n
+        total[1] += (system - system0) * 1e6 / n
+    cpu = {k: v for k, v in cpu.items() if sum(v) >= 0.5}
+    cpu["load generator"] = [
+        (load_after.user - load_before.user) * 1e6 / n,
+        (load_after.system - load_before.system) * 1e6 / n,
+    ]
+    return n, latencies, {k: (v[0], v[1]) for k, v in cpu.items()}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -178,10 +292,50 @@ def counter_baseline(n: int = 2_000_000) -> float:
     return n / (time.perf_counter() - start)
 
 
+def report_writers(
+    writers: int,
+    runs: dict[tuple[str, int], list[tuple[int, list[float], Cpu]]],
+    seconds: float,
+    row: Callable[..., None],
+) -> None:
+    """The rows for one writer count: rates (median of the runs, and the spread of the
+    ratio), latencies and CPU a request by thread (of the median run)."""
+    rates = {
+        name: [n / seconds for n, _, _ in runs[name, writers]]
+        for name in ("noop", "stdlib", "single")
+    }
+    noop = statistics.median(rates["noop"])
+    row(f"{writers} writers: noop-http baseline (requests/s)", f"{noop:,.0f}", "1.00")
+    for name, label in (("stdlib", "noop on http.server"), ("single", "single-event")):
+        ratios = [x / n for x, n in zip(rates[name], rates["noop"], strict=True)]
+        spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
+        row(
+            f"{writers} writers: {label} (requests/s)",
+            f"{statistics.median(rates[name]):,.0f}",
+            f"{statistics.median(ratios):.2f}{spread}",
+        )
+    for name, label in (
+        ("noop", "noop-http"),
+        ("stdlib", "noop on http.server"),
+        ("single", "single-event"),
+    ):
+        ordered = sorted(runs[name, writers], key=lambda run: run[0])
+        _, lat, cpu = ordered[len(ordered) // 2]
+        row(
+            f"{writers} writers: {label} latency p50 / p99 (ms)",
+            f"{pct(lat, 0.5):.2f} / {pct(lat, 0.99):.2f}",
+        )
+        for thread, (user, system) in sorted(cpu.items()):
+            row(f"  CPU a request, {thread} (user / sys us)", f"{user:.0f} / {system:.0f}")
+
+
 def main() -> None:
     """Run every measurement and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each single-event measure (median shown)"
+    )
     parser.add_argument("--noop-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stack", default="exporter", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -254,10 +408,15 @@ def main() -> None:
         ]
 
         inc = counter_baseline()
-        requests = {}
-        for writers in WRITERS:
-            for name, target in (("noop", noop_port), ("stdlib", stdlib_port), ("single", port)):
-                requests[name, writers] = post_load(target, single, args.seconds, writers)
+        pids = {"noop": procs[1].pid, "stdlib": procs[2].pid, "single": procs[0].pid}
+        ports = {"noop": noop_port, "stdlib": stdlib_port, "single": port}
+        runs: dict[tuple[str, int], list[tuple[int, list[float], Cpu]]] = {}
+        for _ in range(args.repeat):  # interleaved, so that a noisy minute hits all three
+            for writers in WRITERS:
+                for name in ("noop", "stdlib", "single"):
+                    runs.setdefault((name, writers), []).append(
+                        measured(pids[name], ports[name], single, args.seconds, writers)
+                    )
         batch_n, _ = post_load(port, batch, args.seconds)
 
         scrape_times = []
@@ -281,27 +440,7 @@ def main() -> None:
         row("counter-inc baseline (Counter.inc() per s)", f"{inc:,.0f}", "1.00")
         row("batched ingestion, durable (events/s)", f"{events:,.0f}", f"{events / inc:.3f}")
         for writers in WRITERS:
-            noop_n = len(requests["noop", writers][1])
-            noop_rps = noop_n / args.seconds
-            row(f"{writers} writers: noop-http baseline (requests/s)", f"{noop_rps:,.0f}", "1.00")
-            for name, label in (("stdlib", "noop on http.server"), ("single", "single-event")):
-                n = len(requests[name, writers][1])
-                rps = n / args.seconds
-                row(
-                    f"{writers} writers: {label} (requests/s)",
-                    f"{rps:,.0f}",
-                    f"{rps / noop_rps:.2f}",
-                )
-            for name, label in (
-                ("noop", "noop-http"),
-                ("stdlib", "noop on http.server"),
-                ("single", "single-event"),
-            ):
-                _, lat = requests[name, writers]
-                row(
-                    f"{writers} writers: {label} latency p50 / p99 (ms)",
-                    f"{pct(lat, 0.5):.2f} / {pct(lat, 0.99):.2f}",
-                )
+            report_writers(writers, runs, args.seconds, row)
         row("scrape: agent_outcomes_total series", f"{series:,}")
         row("scrape: all samples", f"{all_series:,}")
         row(
@@ -310,9 +449,9 @@ def main() -> None:
         )
         row("exporter resident memory (MB)", f"{rss_mb(procs[0].pid):.1f}")
         print(
-            f"(load: client threads on keep-alive connections, {args.seconds:.0f} s per "
-            f"measure; batches of {BATCH} from {CLIENTS} writers; {os.cpu_count()} cores "
-            "shared by load and server)"
+            f"(load: one client thread driving keep-alive connections, {args.seconds:.0f} s "
+            f"per measure, {args.repeat} run(s) of each single-event measure; batches of "
+            f"{BATCH} from {CLIENTS} writers; {os.cpu_count()} cores shared by load and server)"
         )
     finally:
         for proc in procs:

@@ -36,7 +36,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
@@ -45,7 +45,15 @@ from typing import Final, Protocol
 
 import h11
 
-__all__ = ["App", "HttpLimits", "HttpServer", "Request", "Response", "connection_cap"]
+__all__ = [
+    "App",
+    "Deferred",
+    "HttpLimits",
+    "HttpServer",
+    "Request",
+    "Response",
+    "connection_cap",
+]
 
 log = logging.getLogger("agent_slo.exporter")
 _RESERVED_FILES: Final = 32  # descriptors kept for the state file, logs and the listener
@@ -91,14 +99,36 @@ class Response:
     close: bool = False
 
 
+class Deferred:
+    """An answer the application gives later, from the event loop's thread: cheaper than a
+    future for the hot path (no task, no callback scheduled through the loop): the
+    connection is answered within :meth:`send`."""
+
+    __slots__ = ("_to",)
+
+    def __init__(self) -> None:
+        self._to: Callable[[Response | BaseException], None] | None = None
+
+    def send(self, answer: Response | BaseException) -> None:
+        """Answer the request (an exception: answered with 500 and logged), once; later
+        calls, or a call after the connection closed, do nothing."""
+        to, self._to = self._to, None
+        if to is not None:
+            to(answer)
+
+    def bind(self, to: Callable[[Response | BaseException], None]) -> None:
+        """For the server: where the answer goes."""
+        self._to = to
+
+
 class App(Protocol):
     """What the server runs."""
 
     def head(self, request: Request) -> Response | None:
         """An answer from the request line and headers alone, or None to read the body."""
 
-    def handle(self, request: Request) -> Response | asyncio.Future[Response]:
-        """The answer to a complete request, or a future of it (a task, say)."""
+    def handle(self, request: Request) -> Response | Deferred | asyncio.Future[Response]:
+        """The answer to a complete request, or one to come (a task, say)."""
 
     def refuse(self, client: str, status: int, reason: str, message: str) -> Response:
         """The answer when the server refuses a request itself (protocol error, timeout,
@@ -448,7 +478,16 @@ class _Connection(asyncio.Protocol):
             self._answer(answer)
             return
         self.server.requests += 1
-        answer.add_done_callback(partial(self._answered, request))
+        if isinstance(answer, Deferred):
+            answer.bind(partial(self._deferred, request))
+        else:
+            answer.add_done_callback(partial(self._answered, request))
+
+    def _deferred(self, request: Request, answer: Response | BaseException) -> None:
+        self.server.requests -= 1
+        if isinstance(answer, BaseException):
+            answer = self._failed(request, answer)
+        self._answer(answer)
 
     def _answered(self, request: Request, answer: asyncio.Future[Response]) -> None:
         self.server.requests -= 1

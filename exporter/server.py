@@ -17,15 +17,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hmac
 import json
 import logging
 import threading
 import time
 import urllib.parse
-from collections import Counter, deque
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final, Protocol
@@ -33,9 +34,9 @@ from typing import Any, Final, Protocol
 from prometheus_client.exposition import choose_encoder
 
 from exporter.events import Event, EventError, Parsed, parse_body, parse_each
-from exporter.http import HttpLimits, HttpServer, Request, Response
+from exporter.http import Deferred, HttpLimits, HttpServer, Request, Response
 from exporter.metrics import Exposition, build_registry
-from exporter.store import Applied, BatchError, Store
+from exporter.store import Applied, BatchError, Outcome, Store, Submission
 
 __all__ = ["ExporterApp", "Limits", "RefusalLog", "Security", "make_server", "serve_until_stopped"]
 
@@ -184,7 +185,7 @@ class ExporterApp:
             )
         return None
 
-    def handle(self, request: Request) -> Response | asyncio.Future[Response]:
+    def handle(self, request: Request) -> Response | Deferred | asyncio.Future[Response]:
         """Answer a complete request (writes without a coroutine: they are the hot path)."""
         if request.method == "GET":
             return asyncio.ensure_future(self._get(request))
@@ -227,7 +228,11 @@ class ExporterApp:
         except EventError as exc:
             return self._refusal(request.client, 400, exc.kind, exc.reason, exc.field, exc.events)
         answer = self._post(request, parsed, each)
-        return answer if isinstance(answer, Response) else await answer
+        if isinstance(answer, Response):
+            return answer
+        later: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        answer.bind(partial(_resolve, later))
+        return await later
 
     def _parse(self, body: bytes, each: bool) -> Parsed:
         if each:
@@ -235,9 +240,7 @@ class ExporterApp:
         events = parse_body(body, self.store.catalog)
         return Parsed(events, [], list(range(len(events))))
 
-    def _post(
-        self, request: Request, parsed: Parsed, each: bool
-    ) -> Response | asyncio.Future[Response]:
+    def _post(self, request: Request, parsed: Parsed, each: bool) -> Response | Deferred:
         events, refused = parsed.events, list(parsed.refused)
         allowed = self.security.workflows_for(request.headers.get("authorization"))
         if isinstance(allowed, frozenset):
@@ -266,7 +269,7 @@ class ExporterApp:
         request: Request,
         events: int,
         refused: list[tuple[int, EventError]] | None,
-        outcome: Applied | BaseException,
+        outcome: Outcome | TimeoutError,
     ) -> Response:
         """The answer once the store has committed a batch, or failed to. The events refused
         one by one (``refused``, in a ``?partial=1`` request) are counted only with the 200
@@ -288,13 +291,14 @@ class ExporterApp:
             return _json(503, {"error": f"not recorded: {outcome}", "reason": "store"})
         if outcome.duplicates:
             self.exposition.health.duplicates.inc(outcome.duplicates)
+        if refused is None:
+            return _applied(outcome.applied, outcome.duplicates, outcome.folded)
         reply: dict[str, Any] = {
             "accepted": outcome.applied,
             "duplicates": outcome.duplicates,
             "folded": outcome.folded,
         }
-        if refused is not None:
-            reply["refused"] = [self._refused_event(request, i, exc) for i, exc in sorted(refused)]
+        reply["refused"] = [self._refused_event(request, i, exc) for i, exc in sorted(refused)]
         return _json(200, reply)
 
     def _refused_event(self, request: Request, index: int, exc: EventError) -> dict[str, Any]:
@@ -333,48 +337,47 @@ class ExporterApp:
 
 
 class _Commits:
-    """Store commits answered on the event loop, with as few thread wake-ups as possible:
-    the batches of one loop iteration go to the committer together, and its answers for a
-    group come back in one wake-up of the loop."""
+    """Store commits answered on the event loop, with as few objects and thread wake-ups as
+    possible: the writes of one loop iteration go to the committer as one submission, its
+    outcomes for them come back in one call, and one wake-up of the loop answers every
+    submission committed meanwhile."""
 
     def __init__(self, store: Store, timeout: float) -> None:
         self.store = store
         self.timeout = timeout
-        self._queued: list[tuple[list[Event], _Waiter]] = []
-        self._done: deque[tuple[Future[Applied], _Waiter, _Sent]] = deque()
+        self._batches: list[list[Event]] = []
+        self._answers: list[tuple[Deferred, Callable[[Outcome | TimeoutError], Response]]] = []
+        self._done: list[tuple[_Sent, list[Outcome]]] = []
         self._lock = threading.Lock()
         self._scheduled = False
 
     def submit(
-        self, events: list[Event], answer: Callable[[Applied | BaseException], Response]
-    ) -> asyncio.Future[Response]:
-        """Commit ``events``; the future holds ``answer`` of what the store did. Past the
-        timeout, the batch is cancelled if the committer has not taken it yet."""
-        loop = asyncio.get_running_loop()
-        if not self._queued:
+        self, events: list[Event], answer: Callable[[Outcome | TimeoutError], Response]
+    ) -> Deferred:
+        """Commit ``events``; the request is answered with ``answer`` of what the store did.
+        Past the timeout, the batch is withdrawn if the committer has not taken it yet."""
+        if not self._batches:
+            loop = asyncio.get_running_loop()
             loop.call_soon(self._send, loop)
-        waiter = _Waiter(loop.create_future(), answer)
-        self._queued.append((events, waiter))
-        return waiter.response
+        deferred = Deferred()
+        self._batches.append(events)
+        self._answers.append((deferred, answer))
+        return deferred
 
     def _send(self, loop: asyncio.AbstractEventLoop) -> None:
-        queued, self._queued = self._queued, []
-        futures = self.store.submit_all([events for events, _ in queued])
-        sent = _Sent([(f, w) for f, (_, w) in zip(futures, queued, strict=True)])
+        sent = _Sent(self._answers)
+        submission = Submission(self._batches, partial(self._finished, loop, sent))
+        self._batches, self._answers = [], []
+        sent.submission = submission
         sent.timer = loop.call_later(self.timeout, sent.expire)  # one timer for them all
-        for future, waiter in sent.writes:
-            future.add_done_callback(partial(self._finished, loop, waiter=waiter, sent=sent))
+        self.store.send(submission)
 
     def _finished(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        future: Future[Applied],
-        waiter: _Waiter,
-        sent: _Sent,
+        self, loop: asyncio.AbstractEventLoop, sent: _Sent, outcomes: list[Outcome]
     ) -> None:
-        """In the committer thread: queue the answer, wake the loop once per group."""
+        """In the committer thread: queue the outcomes, wake the loop once."""
         with self._lock:
-            self._done.append((future, waiter, sent))
+            self._done.append((sent, outcomes))
             if self._scheduled:
                 return
             self._scheduled = True
@@ -383,56 +386,69 @@ class _Commits:
 
     def _deliver(self) -> None:
         with self._lock:
-            done = list(self._done)
-            self._done.clear()
+            done, self._done = self._done, []
             self._scheduled = False
-        for future, waiter, sent in done:
-            if not future.cancelled():
-                waiter.settle(future.exception() or future.result())
-            sent.settled()
+        for sent, outcomes in done:
+            sent.settle(outcomes)
 
 
-@dataclass
-class _Waiter:
-    """A request waiting for its batch's commit."""
-
-    response: asyncio.Future[Response]
-    answer: Callable[[Applied | BaseException], Response]
-
-    def settle(self, outcome: Applied | BaseException) -> None:
-        if not self.response.done():
-            self.response.set_result(self.answer(outcome))
-
-
-@dataclass
 class _Sent:
     """The writes of one loop iteration, sent to the committer together, with one deadline."""
 
-    writes: list[tuple[Future[Applied], _Waiter]]
-    timer: asyncio.TimerHandle | None = None
-    left: int = field(init=False)
+    __slots__ = ("answers", "settled", "submission", "timer")
 
-    def __post_init__(self) -> None:
-        self.left = len(self.writes)
+    def __init__(
+        self, answers: list[tuple[Deferred, Callable[[Outcome | TimeoutError], Response]]]
+    ) -> None:
+        self.answers = answers
+        self.submission: Submission | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.settled = False
 
-    def settled(self) -> None:
-        self.left -= 1
-        if not self.left and self.timer is not None:
+    def settle(self, outcomes: Sequence[Outcome | TimeoutError]) -> None:
+        """Answer every write (once) with its batch's outcome."""
+        if self.settled:
+            return
+        self.settled = True
+        if self.timer is not None:
             self.timer.cancel()
+        for (deferred, answer), outcome in zip(self.answers, outcomes, strict=True):
+            try:
+                response: Response | BaseException = answer(outcome)
+            except Exception as exc:  # noqa: BLE001 - answered with 500, logged by the server
+                response = exc
+            deferred.send(response)
 
     def expire(self) -> None:
-        """Past the commit timeout: withdraw what the committer has not taken, and answer
-        every write still waiting."""
-        for future, waiter in self.writes:
-            if not waiter.response.done():
-                future.cancel()  # only if the committer has not taken it yet
-                waiter.settle(TimeoutError())
+        """Past the commit timeout: withdraw the batches if the committer has not taken
+        them, and answer every write."""
+        if self.submission is not None:
+            self.submission.withdraw()
+        self.settle([TimeoutError()] * len(self.answers))
+
+
+def _resolve(future: asyncio.Future[Response], answer: Response | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(answer, BaseException):
+        future.set_exception(answer)
+    else:
+        future.set_result(answer)
 
 
 def _takes_each(query: str) -> bool:
     """Whether the request asks for its batch to be taken event by event (``?partial=1``)."""
+    if not query:
+        return False
     values = urllib.parse.parse_qs(query).get("partial", [])
     return bool(values) and values[-1].lower() in {"1", "true", "yes"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _applied(applied: int, duplicates: int, folded: int) -> Response:
+    """The 200 of a batch taken whole: the same few answers over and over, so kept (a
+    Response is immutable)."""
+    return _json(200, {"accepted": applied, "duplicates": duplicates, "folded": folded})
 
 
 def _json(status: int, payload: Mapping[str, Any], *, close: bool = False) -> Response:

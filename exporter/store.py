@@ -1,11 +1,14 @@
 """Durable counter state in SQLite (WAL), written by one committer thread with group commit.
 
 Callers hand checked batches to :meth:`Store.submit` (or several to
-:meth:`Store.submit_all`) and get a future; the committer takes every batch waiting,
-applies them in one transaction (``synchronous=FULL``: on disk before the commit returns),
-then updates the in-memory counters that ``/metrics`` reads and resolves the futures. An
-event is acknowledged only after its transaction committed, so a crash loses no
-acknowledged event, and counters never go backwards across restarts.
+:meth:`Store.submit_all`) and get a future, or hand several at once in a
+:class:`Submission` (:meth:`Store.send`) and get one call back for all of them: the HTTP
+write path, where a future per batch would cost as much as the rest of the commit. The
+committer takes every batch waiting, applies them in one transaction
+(``synchronous=FULL``: on disk before the commit returns), then updates the in-memory
+counters that ``/metrics`` reads and resolves the futures (or calls back). An event is
+acknowledged only after its transaction committed, so a crash loses no acknowledged event,
+and counters never go backwards across restarts.
 
 The committer also folds dimension values beyond a dimension's cap into ``other``, in
 commit order, and skips events whose idempotency key it has seen within the horizon.
@@ -23,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -35,14 +38,17 @@ __all__ = [
     "BatchError",
     "CounterKey",
     "HistogramKey",
+    "Outcome",
     "Snapshot",
     "Store",
     "StoreError",
+    "Submission",
 ]
 
 CounterKey = tuple[str, str, tuple[tuple[str, str], ...]]  # workflow, outcome, dimensions
 HistogramKey = tuple[str, tuple[tuple[str, str], ...]]  # workflow, dimensions
 _MAX_GROUP: Final = 256  # batches per transaction
+_DIMS_CACHE: Final = 65_536  # series whose stored dimension text is kept
 _PRUNE_EVERY: Final = 60.0  # seconds between sweeps of expired idempotency keys
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -101,10 +107,75 @@ class Snapshot:
     folded: dict[tuple[str, str], int]
 
 
-@dataclass
+Outcome = Applied | StoreError  # what became of one batch
+
+
 class _Pending:
-    events: list[Event]
-    future: Future[Applied] = field(default_factory=Future)
+    """One batch in the committer's hands, and what became of it."""
+
+    __slots__ = ("events", "outcome")
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.outcome: Outcome | None = None
+
+
+class Submission:
+    """Batches handed to the committer together. Once they are committed (or failed),
+    ``done`` is called in the committer thread with an outcome per batch, in order; it must
+    be quick and must not raise. A submission withdrawn before the committer takes it is
+    never applied and ``done`` is not called."""
+
+    __slots__ = ("_lock", "_state", "done", "pending")
+
+    def __init__(self, batches: list[list[Event]], done: Callable[[list[Outcome]], None]) -> None:
+        self.pending = [_Pending(events) for events in batches]
+        self.done = done
+        self._lock = threading.Lock()
+        self._state = 0  # 0 queued, 1 taken by the committer, 2 withdrawn
+
+    def withdraw(self) -> bool:
+        """Withdraw the batches if the committer has not taken them yet (True): they will
+        never be applied. False: they are being committed, ``done`` will be called."""
+        with self._lock:
+            if self._state == 0:
+                self._state = 2
+            return self._state == 2
+
+    def take(self) -> bool:
+        """For the committer: whether to apply the batches (they were not withdrawn)."""
+        with self._lock:
+            if self._state == 0:
+                self._state = 1
+            return self._state == 1
+
+    def finish(self) -> None:
+        """For the committer: call ``done`` with the outcomes."""
+        self.done([p.outcome or StoreError("not recorded") for p in self.pending])
+
+
+class _FutureSubmission(Submission):
+    """One batch answered through a future (:meth:`Store.submit`): the future's
+    cancellation withdraws it."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, events: list[Event]) -> None:
+        super().__init__([events], self._settle)
+        self.future: Future[Applied] = Future()
+
+    def withdraw(self) -> bool:
+        return self.future.cancel()
+
+    def take(self) -> bool:
+        return self.future.set_running_or_notify_cancel()
+
+    def _settle(self, outcomes: list[Outcome]) -> None:
+        (outcome,) = outcomes
+        if isinstance(outcome, Applied):
+            self.future.set_result(outcome)
+        else:
+            self.future.set_exception(outcome)
 
 
 class Store:
@@ -125,7 +196,8 @@ class Store:
         self.max_keys = idempotency_max
         self.clock = clock
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Submission | None] = queue.SimpleQueue()
+        self._dims_text: dict[tuple[tuple[str, str], ...], str] = {}  # bounded by _DIMS_CACHE
         self._counters: dict[CounterKey, int] = {}
         self._histograms: dict[HistogramKey, Histogram] = {}
         self._seen: dict[tuple[str, str], set[str]] = {}
@@ -220,11 +292,17 @@ class Store:
         return future
 
     def submit_all(self, batches: list[list[Event]]) -> list[Future[Applied]]:
-        """Queue several checked batches at once (one wake-up of the committer); a future
-        per batch, each resolved once its batch is durable (or failed)."""
-        pending = [_Pending(events) for events in batches]
-        self._queue.put(pending)
-        return [p.future for p in pending]
+        """Queue several checked batches; a future per batch, each resolved once its batch
+        is durable (or failed); cancelling a future the committer has not taken withdraws
+        its batch."""
+        submissions = [_FutureSubmission(events) for events in batches]
+        for submission in submissions:
+            self._queue.put(submission)
+        return [s.future for s in submissions]
+
+    def send(self, submission: Submission) -> None:
+        """Queue the batches of ``submission`` (one wake-up of the committer)."""
+        self._queue.put(submission)
 
     def apply(self, events: list[Event], timeout: float | None = None) -> Applied:
         """Submit a batch and wait until it is durable; raise :class:`StoreError` on failure."""
@@ -241,9 +319,10 @@ class Store:
             first = self._queue.get()
             if first is None:
                 return
-            group = list(first)
+            taken = [first]
+            size = len(first.pending)
             stop = False
-            while len(group) < _MAX_GROUP:
+            while size < _MAX_GROUP:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -251,18 +330,25 @@ class Store:
                 if item is None:
                     stop = True
                     break
-                group.extend(item)
+                taken.append(item)
+                size += len(item.pending)
             # A batch whose sender stopped waiting before it was taken is not recorded (the
-            # sender was told so); the others can no longer be cancelled.
-            group = [p for p in group if p.future.set_running_or_notify_cancel()]
+            # sender was told so); the others can no longer be withdrawn.
+            taken = [s for s in taken if s.take()]
+            group = [p for s in taken for p in s.pending]
             try:
                 if group:
                     self._commit(group)
             except Exception as exc:  # the committer must outlive any batch
                 log.exception("the committer failed a group of %d batch(es)", len(group))
                 for pending in group:
-                    if not pending.future.done():
-                        pending.future.set_exception(StoreError(f"not recorded: {exc}"))
+                    if pending.outcome is None:
+                        pending.outcome = StoreError(f"not recorded: {exc}")
+            for submission in taken:
+                try:
+                    submission.finish()
+                except Exception:  # the sender's callback: the committer goes on
+                    log.exception("a write's callback failed")
             if stop:
                 return
 
@@ -275,7 +361,7 @@ class Store:
         now = self.clock()
         counters: dict[CounterKey, int] = {}
         histograms: dict[HistogramKey, Histogram] = {}
-        seen = {k: set(v) for k, v in self._seen.items()}
+        seen: dict[tuple[str, str], set[str]] = {}  # values first seen in this transaction
         new_values: list[tuple[str, str, str]] = []
         folded: dict[tuple[str, str], int] = {}
         results: list[Applied] = []
@@ -315,7 +401,7 @@ class Store:
             for folded_key, n in folded.items():
                 self._folded[folded_key] = self._folded.get(folded_key, 0) + n
         for pending, result in zip(group, results, strict=True):
-            pending.future.set_result(result)
+            pending.outcome = result
 
     def _storage_failed(self, group: list[_Pending], exc: sqlite3.Error) -> None:
         if self.failing is None:
@@ -379,7 +465,7 @@ class Store:
             self.errors += 1
         self._rollback()
         for pending in group:
-            pending.future.set_exception(error)
+            pending.outcome = error
 
     def _seen_id(self, key: str, now: float) -> bool:
         row = self._db.execute("SELECT at FROM idempotency WHERE key = ?", (key,)).fetchone()
@@ -392,17 +478,21 @@ class Store:
         new_values: list[tuple[str, str, str]],
         folded: dict[tuple[str, str], int],
     ) -> tuple[tuple[tuple[str, str], ...], int]:
+        """The event's dimensions with values past a dimension's cap folded into ``other``;
+        ``seen`` holds the values first seen in this transaction (the committed ones are in
+        ``self._seen``, left alone until the commit succeeds)."""
         wf = self.catalog.workflows[event.workflow]
         out = []
         folds = 0
         for name, given in event.dimensions:
             value = given
             if given != UNKNOWN and given not in wf.known_values.get(name, ()):
-                values = seen.setdefault((event.workflow, name), set())
-                if given not in values:
+                key = (event.workflow, name)
+                committed = self._seen.get(key, ())
+                values = seen.setdefault(key, set())
+                if given not in committed and given not in values:
                     known = len(wf.known_values.get(name, ()))
-                    if known + len(values) >= wf.max_values[name]:
-                        key = (event.workflow, name)
+                    if known + len(committed) + len(values) >= wf.max_values[name]:
                         folded[key] = folded.get(key, 0) + 1
                         folds += 1
                         value = OTHER
@@ -448,7 +538,7 @@ class Store:
             db.executemany(
                 "INSERT INTO counters (workflow, outcome, dims, value) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (workflow, outcome, dims) DO UPDATE SET value = excluded.value",
-                [(w, o, _dims_to(d), v) for (w, o, d), v in counters.items()],
+                [(w, o, self._dims_to(d), v) for (w, o, d), v in counters.items()],
             )
         if histograms:
             db.executemany(
@@ -456,7 +546,7 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workflow, dims) DO UPDATE SET "
                 "buckets = excluded.buckets, sum = excluded.sum, count = excluded.count",
                 [
-                    (w, _dims_to(d), json.dumps(h.buckets), h.sum, h.count)
+                    (w, self._dims_to(d), json.dumps(h.buckets), h.sum, h.count)
                     for (w, d), h in histograms.items()
                 ],
             )
@@ -473,6 +563,16 @@ class Store:
             self._keys += len(ids)
             if self._keys > self.max_keys or now - self._pruned_at > _PRUNE_EVERY:
                 self._prune(now)
+
+    def _dims_to(self, dims: tuple[tuple[str, str], ...]) -> str:
+        """The stored text of a series' dimensions, kept: a series is written again and
+        again, and encoding it costs as much as the rest of its row."""
+        text = self._dims_text.get(dims)
+        if text is None:
+            if len(self._dims_text) >= _DIMS_CACHE:
+                self._dims_text.clear()
+            text = self._dims_text[dims] = _dims_to(dims)
+        return text
 
     def _prune(self, now: float) -> None:
         """Forget keys older than the horizon, then the oldest beyond the maximum."""
