@@ -175,16 +175,21 @@ def from_checks(
     checks: int,
     grants: Sequence[tuple[int, str]] = (),
     step: int = STEP,
+    known_good: int = 0,
 ) -> Autonomy:
     """The streak from the checks' values: ``values[at - k * step]`` for ``k`` from 0 to
     ``checks``, the least budget left seen by that check; a check without a value (or a NaN)
-    is a gap."""
+    is a gap.
+
+    ``known_good`` latest checks are known to be inside the budget without their values
+    (the status page learns it from a count of such checks a day, and asks for the values
+    of the checks after them alone); ``values`` need not hold them."""
 
     def value(k: int) -> float | None:
         found = values.get(at - k * step)
         return None if found is None or math.isnan(found) else found
 
-    k = 0
+    k = min(known_good, checks + 1)
     while k <= checks and (found := value(k)) is not None and found > 0:
         k += 1
     start = at - (k - 1) * step if k else None
@@ -193,7 +198,15 @@ def from_checks(
     elif value(k) is not None:
         end = StreakEnd("budget_spent", at - k * step)
     else:
-        before = next((j for j in range(k + 1, checks + 1) if value(j) is not None), None)
+        before = min(  # the latest check with a value before the gap
+            (
+                j
+                for t, v in values.items()
+                if not math.isnan(v) and (at - t) % step == 0 and k < (j := (at - t) // step)
+            ),
+            default=None,
+        )
+        before = before if before is not None and before <= checks else None
         if before is not None:
             end = StreakEnd("gap", at - before * step, start)
         elif start is not None:

@@ -1,29 +1,27 @@
 """The overview: every SLO, the worst first, from its recorded series alone.
 
 One instant query a recorded figure for every SLO at once (``slo:period_events:increase``,
-``slo:period_error_budget_remaining:ratio``, ...), one for the alerts, and one range query
-for the budget history behind every autonomy streak: the page costs the same few queries
-for 5 SLOs or 500, and never reads 30 days of raw counters. The status comes from the one
-status engine (:func:`decisions.policy.judge`), the streaks from
+``slo:period_error_budget_remaining:ratio``, ...), one for the alerts, and the budget's
+history behind every autonomy streak in two rounds (:mod:`statuspage.streaks`): the page
+costs the same few queries for 5 SLOs or 500, and never reads 30 days of raw counters. The
+status comes from the one status engine (:func:`decisions.policy.judge`), the streaks from
 :func:`decisions.autonomy.from_checks`, as in the report.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-from decisions.autonomy import LOOKBACK, MAX_CHECKS, STEP, from_checks
 from decisions.policy import Status, judge, worst_first
 from decisions.promapi import Prometheus
 from decisions.report import NO_DATA
-from rulegen import burn, names
+from rulegen import names
 from rulegen.model import SLO, Workflow
-from statuspage import queries
+from statuspage import queries, streaks
 
 __all__ = [
     "RULES_NOT_LOADED",
@@ -42,8 +40,6 @@ RULES_NOT_LOADED: Final = Status(
     "rules_not_loaded",
     "Prometheus records nothing for this SLO: load its generated rules (agent-slo generate).",
 )
-#: Range queries the budget history behind the streaks is split into, sent at once.
-HISTORY_PARTS: Final = 3
 #: Statuses that are not a verdict on the budget.
 UNJUDGED: Final = frozenset({NO_DATA.name, RULES_NOT_LOADED.name})
 
@@ -172,32 +168,31 @@ class Overview:
 
 
 def overview(prom: Prometheus, entries: Sequence[Entry], at: float) -> Overview:
-    """The overview of ``entries`` as of Unix time ``at``: every query sent at once."""
-    end = math.ceil(at)  # the autonomy checks' anchor, as decisions.autonomy sets it
-    checks = {e.slo.name: _checks(e) for e in entries}
+    """The overview of ``entries`` as of Unix time ``at``: every query sent at once, then
+    the checks of the days that end the streaks."""
     tasks = requests(prom, entries, at)
     with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
         futures = {key: pool.submit(task) for key, task in tasks.items()}
         answers = {key: future.result() for key, future in futures.items()}
+        found = streaks.streaks(
+            prom,
+            at,
+            {e.slo.name: _checks(e) for e in entries},
+            {e.slo.name: e.workflow.autonomy for e in entries},
+            [answer for key, answer in answers.items() if key.startswith("history")],
+            send=lambda jobs: list(pool.map(lambda job: job(), jobs)),
+        )
     figures = {key: _by_slo(answers[key]) for key in queries.OVERVIEW}
     alerts: dict[str, list[Alert]] = {}
     for series in answers["alerts"]:
         alerts.setdefault(series["metric"][names.LABEL_SLO], []).append(Alert.of(series["metric"]))
-    values: dict[str, dict[int, float]] = {}
-    for key in (k for k in answers if k.startswith("history")):
-        for series in answers[key]:
-            found = {round(t): float(v) for t, v in series["values"]}  # whole seconds
-            own = values.setdefault(series["metric"].get(names.LABEL_SLO, ""), {})
-            if own.keys() & found.keys():  # several series of one SLO: the least
-                found = {t: min(v, own.get(t, math.inf)) for t, v in found.items()}
-            own.update(found)
     rows = [
         _row(
             entry,
             at,
             {key: found.get(entry.slo.name) for key, found in figures.items()},
             alerts.get(entry.slo.name, []) + alerts.get(entry.workflow.zero_tolerance_slo, []),
-            _streak(entry, values.get(entry.slo.name, {}), end, checks[entry.slo.name]),
+            found[entry.slo.name].to_dict(),
         )
         for entry in entries
     ]
@@ -214,20 +209,16 @@ def overview(prom: Prometheus, entries: Sequence[Entry], at: float) -> Overview:
 def requests(
     prom: Prometheus, entries: Sequence[Entry], at: float
 ) -> dict[str, Callable[[], list[dict[str, Any]]]]:
-    """Every query the overview of ``entries`` sends, by key, ready to send: the recorded
-    figures and the alerts as of ``at``, and the budget history up to its whole second in
-    :data:`HISTORY_PARTS` ranges."""
-    end = math.ceil(at)
+    """The overview's first round of queries, by key, ready to send at once: the recorded
+    figures and the alerts as of ``at``, and every SLO's good checks a day
+    (:func:`statuspage.streaks.day_spans`)."""
     longest = max((_checks(e) for e in entries), default=0)
-    history = queries.lowest_remaining_every_slo(STEP + LOOKBACK)
     tasks: dict[str, Callable[[], list[dict[str, Any]]]] = {
         key: functools.partial(prom.query, expr, at) for key, expr in queries.OVERVIEW.items()
     }
     tasks["alerts"] = functools.partial(prom.query, queries.alerts_of_every_slo(), at)
-    for first, last in _parts(longest):  # checks first to last before the end
-        tasks[f"history {first}"] = functools.partial(
-            prom.query_range, history, end - last * STEP, end - first * STEP, STEP
-        )
+    for span in streaks.day_spans(at, longest):
+        tasks[f"history {span.start}"] = functools.partial(span.ask, prom)
     return tasks
 
 
@@ -250,18 +241,9 @@ def filter_rows(
     ]
 
 
-def _parts(checks: int) -> list[tuple[int, int]]:
-    """Checks 0 to ``checks`` (0: the latest) in :data:`HISTORY_PARTS` ranges, each asked
-    for in a range query of its own, all at once."""
-    size = checks // HISTORY_PARTS + 1
-    return [(i, min(i + size - 1, checks)) for i in range(0, checks + 1, size)]
-
-
 def _checks(entry: Entry) -> int:
-    """Hourly checks the SLO's streak looks back over: its longest grant or its period,
-    as :func:`decisions.autonomy.autonomy` looks (at most one range query's worth)."""
-    days = max([d for d, _ in entry.workflow.autonomy] + [math.ceil(entry.slo.period / burn.DAY)])
-    return min(days * burn.DAY // STEP, MAX_CHECKS - 1)
+    """Hourly checks the SLO's streak looks back over."""
+    return streaks.checks_of([d for d, _ in entry.workflow.autonomy], entry.slo.period)
 
 
 def _by_slo(result: Sequence[Mapping[str, Any]]) -> dict[str, float]:
@@ -274,13 +256,6 @@ def _by_slo(result: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         if name not in out or t >= out[name][0]:
             out[name] = (t, v)
     return {name: v for name, (_, v) in out.items()}
-
-
-def _streak(entry: Entry, values: Mapping[int, float], end: int, checks: int) -> dict[str, Any]:
-    """The autonomy streak as the report gives it (:meth:`Autonomy.to_dict`)."""
-    return from_checks(
-        values, slo=entry.slo.name, at=end, checks=checks, grants=entry.workflow.autonomy
-    ).to_dict()
 
 
 def _row(

@@ -26,6 +26,7 @@ from decisions import promapi
 from decisions.autonomy import Autonomy, StreakEnd, autonomy, find_grant, from_checks
 from decisions.gate import ROUNDED
 from rulegen import pipeline
+from statuspage import streaks
 
 HOUR = 3600
 DAY = 86_400
@@ -424,3 +425,47 @@ def test_an_unknown_grant_is_a_usage_error(history: tuple[Prometheus, Path]) -> 
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--grant': 'review' matches several grants" in result.output
     assert "1: Merge prompt changes with one reviewer (after 1d)" in result.output
+
+
+# -- the status page's two rounds give the same streaks ----------------------------------
+
+
+def _page_streaks(history: tuple[Prometheus, Path], at: float) -> dict[str, Autonomy]:
+    """Every SLO's streak as the status page's overview reads it: good checks a day, then
+    the checks of the days that end a streak."""
+    prom, spec = history
+    (workflow,) = pipeline.load([spec])
+    horizons = {
+        s.name: streaks.checks_of([d for d, _ in workflow.autonomy], s.period)
+        for s in workflow.slos
+    }
+    days = [span.ask(prom) for span in streaks.day_spans(at, max(horizons.values()))]
+    grants = {s.name: workflow.autonomy for s in workflow.slos}
+    return streaks.streaks(prom, at, horizons, grants, days)
+
+
+@pytest.mark.parametrize("at", [AT, AT - 1234.5])
+def test_the_status_page_reads_the_same_streaks(
+    history: tuple[Prometheus, Path], at: float
+) -> None:
+    """Read a day at a time and then hour by hour where a streak ends, every SLO's streak
+    (days, start, what ended it, grants) is the one read check by check, on an hour and
+    between two: a pause under a check's reach, a young history, a spent stretch and a gap."""
+    found = _page_streaks(history, at)
+    prom, spec = history
+    (workflow,) = pipeline.load([spec])
+    for slo in workflow.slos:
+        assert found[slo.name] == autonomy(prom, slo, workflow.autonomy, at), slo.name
+    if at == AT:  # the figures the tests above work out by hand
+        assert {name: a.seconds_in_budget for name, a in found.items()} == {
+            "steady": 4 * DAY, "young": 36 * HOUR, "recovered": 26 * HOUR, "gappy": 17 * HOUR,
+        }  # fmt: skip
+        assert found["gappy"].ended_by == StreakEnd("gap", AT - 19 * HOUR, AT - 17 * HOUR)
+        assert found["recovered"].ended_by == StreakEnd("budget_spent", AT - 27 * HOUR)
+    else:  # checks at AT - 1234 s - k hours (the whole second at or after the time asked
+        # about); the history starts at AT - 4d, which the check 95 hours back reads (its
+        # reach goes back to AT - 4d - 1534 s) and the check 96 hours back, at
+        # AT - 4d - 1234 s, does not
+        steady = found["steady"]
+        assert steady.seconds_in_budget == 95 * HOUR
+        assert steady.ended_by == StreakEnd("start_of_history", AT - 1234 - 95 * HOUR)
