@@ -16,7 +16,14 @@ from rulegen.errors import SpecErrors
 from rulegen.model import Workflow
 from rulegen.resolve import load
 
-__all__ = ["DEFAULT_SPECS", "DomainFailure", "GateInputFailure", "load_workflows"]
+__all__ = [
+    "DEFAULT_SPECS",
+    "DomainFailure",
+    "GateInputFailure",
+    "load_workflows",
+    "parse_basic_auth",
+    "parse_tokens",
+]
 
 DEFAULT_SPECS = "slo-specs"
 
@@ -48,3 +55,29 @@ def load_workflows(
         raise failure(
             f"{exc}\n{found}; {consequence}" if consequence else f"{exc}\n{found}"
         ) from exc
+
+
+def parse_tokens(text: str) -> dict[str, frozenset[str] | None]:
+    """Bearer tokens and the workflows each may use (None: all), from ``TOKEN [WORKFLOW
+    ...]`` lines, the format of the exporter's and the status page's ``--tokens-file``;
+    blank lines and lines starting with ``#`` are skipped, and a token may hold any visible
+    character, ``#`` included."""
+    tokens: dict[str, frozenset[str] | None] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        token, *workflows = line.split()
+        tokens[token] = frozenset(workflows) if workflows else None
+    return tokens
+
+
+def parse_basic_auth(value: str, option: str) -> tuple[str, str]:
+    """``USER:PASSWORD`` as a pair; a usage error naming ``option`` when either is empty or
+    the colon is missing (the password may hold colons)."""
+    user, colon, password = value.partition(":")
+    if not (user and colon and password):
+        raise click.BadParameter(
+            "expected USER:PASSWORD, neither of them empty", param_hint=f"'{option}'"
+        )
+    return user, password

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Final
 
 import click
 
-from agent_slo.cli.common import DEFAULT_SPECS, DomainFailure, load_workflows
+from agent_slo.cli.common import (
+    DEFAULT_SPECS,
+    DomainFailure,
+    load_workflows,
+    parse_basic_auth,
+    parse_tokens,
+)
 from agent_slo.cli.types import DURATION
 
 if TYPE_CHECKING:
@@ -235,37 +241,20 @@ def _security(tokens_file: Path | None, metrics_auth: str | None) -> Security:
     from exporter.server import Security  # noqa: PLC0415
 
     file_text = tokens_file.read_text(encoding="utf-8") if tokens_file else ""
-    if tokens_file and not _parse_tokens(file_text):
+    if tokens_file and not parse_tokens(file_text):
         raise DomainFailure(
             f"--tokens-file {tokens_file} holds no token (every line is blank or a comment): "
             "writes would be open; add a line TOKEN [WORKFLOW ...]"
         )
-    tokens = _parse_tokens(
+    tokens = parse_tokens(
         file_text + "\n" + os.environ.get("AGENT_SLO_TOKENS", "").replace(";", "\n")
     )
-    basic = None
-    if metrics_auth is not None:
-        user, colon, password = metrics_auth.partition(":")
-        if not (user and colon and password):
-            raise click.BadParameter(
-                "expected USER:PASSWORD, neither of them empty", param_hint="'--metrics-auth'"
-            )
-        basic = (user, password)
+    basic = None if metrics_auth is None else parse_basic_auth(metrics_auth, "--metrics-auth")
     return Security(tokens, basic)
 
 
-def _parse_tokens(text: str) -> dict[str, frozenset[str] | None]:
-    """Tokens and the workflows each may write (None: all), from ``TOKEN [WORKFLOW ...]``
-    lines; blank lines and lines starting with ``#`` are skipped, and a token may hold any
-    visible character, ``#`` included."""
-    tokens: dict[str, frozenset[str] | None] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        token, *workflows = line.split()
-        tokens[token] = frozenset(workflows) if workflows else None
-    return tokens
+#: tests/test_cli.py reads the parser under its former name.
+_parse_tokens = parse_tokens
 
 
 #: The option of `record` that gives each field of an event.

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from agent_slo.cli.common import DEFAULT_SPECS, DomainFailure, load_workflows
+from agent_slo.cli.common import (
+    DEFAULT_SPECS,
+    DomainFailure,
+    load_workflows,
+    parse_basic_auth,
+    parse_tokens,
+)
 from agent_slo.cli.decisions import _PROMETHEUS  # the report's and the gate's option
 
 if TYPE_CHECKING:
@@ -132,24 +138,16 @@ def ui(
 def _access(tokens_file: Path | None, basic_auth: str | None) -> Access | None:
     """Who may read: the tokens of ``tokens_file`` (the exporter's format) and the basic
     auth pair, checked by the exporter's :class:`~exporter.server.Security`."""
-    from agent_slo.cli.exporter import _parse_tokens  # noqa: PLC0415 - the exporter's format
     from exporter.server import Security  # noqa: PLC0415
     from statuspage.app import Access  # noqa: PLC0415
 
-    tokens = _parse_tokens(tokens_file.read_text(encoding="utf-8")) if tokens_file else {}
+    tokens = parse_tokens(tokens_file.read_text(encoding="utf-8")) if tokens_file else {}
     if tokens_file and not tokens:
         raise DomainFailure(
             f"--tokens-file {tokens_file} holds no token (every line is blank or a comment): "
             "the page would be open; add a line TOKEN [WORKFLOW ...]"
         )
-    basic = None
-    if basic_auth is not None:
-        user, colon, password = basic_auth.partition(":")
-        if not (user and colon and password):
-            raise click.BadParameter(
-                "expected USER:PASSWORD, neither of them empty", param_hint="'--basic-auth'"
-            )
-        basic = (user, password)
+    basic = None if basic_auth is None else parse_basic_auth(basic_auth, "--basic-auth")
     if not tokens and basic is None:
         return None
     security = Security(tokens, basic)
