@@ -291,21 +291,26 @@ def _moment(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _missing(value: float | None) -> bool:
+    """Whether ``value`` is no figure: not recorded, NaN or infinite (``null`` in JSON)."""
+    return value is None or not math.isfinite(value)
+
+
 def _pct(value: float | None, digits: int = 1) -> str:
-    """``12.3%``; ``—`` for a figure Prometheus did not record."""
-    return "—" if value is None else f"{value * 100:.{digits}f}%"
+    """``12.3%``; ``—`` for a figure Prometheus did not record or recorded as NaN."""
+    return "—" if value is None or _missing(value) else f"{value * 100:.{digits}f}%"
 
 
 def _num(value: float | None, digits: int = 1) -> str:
-    """A count: whole numbers as such, others to ``digits``; ``—`` when not recorded."""
-    if value is None:
+    """A count: whole numbers as such, others to ``digits``; ``—`` when there is none."""
+    if value is None or _missing(value):
         return "—"
     return str(round(value)) if float(value).is_integer() else f"{value:.{digits}f}"
 
 
 def _rate(value: float | None) -> str:
-    """A burn rate: ``2.50x``."""
-    return "—" if value is None else f"{value:.2f}x"
+    """A burn rate: ``2.50x``; ``—`` when there is none."""
+    return "—" if value is None or _missing(value) else f"{value:.2f}x"
 
 
 def _charts(found: Detail) -> dict[str, Any]:

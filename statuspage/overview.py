@@ -11,6 +11,7 @@ status comes from the one status engine (:func:`decisions.policy.judge`), the st
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -265,13 +266,16 @@ def _row(
     alerts: list[Alert],
     streak: Mapping[str, Any],
 ) -> Row:
-    """One SLO's row: its recorded figures judged by its policies."""
+    """One SLO's row: its recorded figures judged by its policies. A figure recorded as NaN
+    or infinite is no figure: shown as none, as the JSON gives it (null)."""
     slo = entry.slo
+    loaded = figures["objective"] is not None
+    figures = {k: v if v is not None and math.isfinite(v) else None for k, v in figures.items()}
     events, bad = figures["events"], figures["bad"]
     remaining_, allowed = figures["remaining"], figures["allowed"]
     runs = None if events is None else round(events)
     failures = None if bad is None else round(bad)
-    if figures["objective"] is None:
+    if not loaded:
         status = RULES_NOT_LOADED
     elif not runs or failures is None or remaining_ is None:
         status = NO_DATA

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from harness import process, wait_http
 from realprom import Prometheus, free_port, generated_rules, running_exporter, running_prometheus
@@ -467,3 +468,79 @@ def test_the_ui_command_refuses_before_it_listens(
     )
     assert result.exit_code == code, result.output
     assert message in result.output
+
+
+NAN_SPEC = """\
+apiVersion: agent-slo/v1
+workflow: odd
+slos:
+  - {name: odd-success, objective: 99, sli: {outcomes: {}}}
+  - {name: odder-success, objective: 99, sli: {outcomes: {}}}
+"""
+
+
+def _recorded_rules(slo: str, **exprs: str) -> list[dict[str, Any]]:
+    """Recording rules writing ``expr`` as each recorded series of ``slo``."""
+    labels = {"slo": slo, "workflow": "odd"}
+    return [{"record": f"slo:{r}", "expr": e, "labels": labels} for r, e in exprs.items()]
+
+
+#: 10 runs, none failed, for both; odd-success: half its budget left, NaN for the allowed
+#: failures and the burn rate; odder-success: NaN for the budget left.
+NAN_RULES = {
+    "groups": [
+        {
+            "name": "odd",
+            "interval": "1s",
+            "rules": [
+                *_recorded_rules(
+                    "odd-success",
+                    **{
+                        "objective:ratio": "vector(0.99)",
+                        "period_events:increase": "vector(10)",
+                        "period_bad_events:increase": "vector(0)",
+                        "period_allowed_bad_events:count": "vector(0) / 0",
+                        "period_error_budget_remaining:ratio": "vector(0.5)",
+                        "current_burn_rate:ratio": "vector(0) / 0",
+                    },
+                ),
+                *_recorded_rules(
+                    "odder-success",
+                    **{
+                        "objective:ratio": "vector(0.99)",
+                        "period_events:increase": "vector(10)",
+                        "period_bad_events:increase": "vector(0)",
+                        "period_error_budget_remaining:ratio": "vector(0) / 0",
+                    },
+                ),
+            ],
+        }
+    ]
+}
+
+
+def test_a_figure_recorded_as_nan_reads_as_none_on_the_page_and_in_json(tmp_path: Path) -> None:
+    """NaN recorded for the allowed failures and the burn rate: the JSON gives null and the
+    page "—" for each and for the runs left (never "nan"); NaN for the budget left: no
+    budget figure, so "no data", not "within budget"."""
+    (tmp_path / "spec.yaml").write_text(NAN_SPEC)
+    (tmp_path / "odd.rules.yml").write_text(yaml.safe_dump(NAN_RULES))
+    with running_prometheus(tmp_path, [], rule_files=[tmp_path / "odd.rules.yml"]) as prom:
+        prom.wait_for('slo:current_burn_rate:ratio{slo="odd-success"}')
+        prom.wait_for('slo:period_error_budget_remaining:ratio{slo="odder-success"}')
+        page = StatusPage(prom, Catalog(load([tmp_path / "spec.yaml"])))
+        rows = {r["slo"]: r for r in _json(page, "/api/overview")["slos"]}
+        status, html = _get(page, "/")
+    odd, odder = rows["odd-success"], rows["odder-success"]
+    assert (odd["runs"], odd["failures"], odd["budget_remaining"]) == (10, 0, 0.5)
+    assert [odd[k] for k in ("allowed_failures", "burn_rate", "runs_left")] == [None] * 3
+    assert odd["status"] == "within_budget"
+    assert (odder["budget_remaining"], odder["status"]) == (None, "no_data")
+    assert status == 200
+    assert "nan" not in html.lower()
+    cells = html.split('id="row-odd-success"', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num" data-field="burn_rate">—</td>' in cells
+    assert ">— of —</td>" in cells  # runs left of the allowed failures
+    assert "50.0%" in cells
+    cells = html.split('id="row-odder-success"', 1)[1].split("</tr>", 1)[0]
+    assert "no data yet" in cells
