@@ -1,15 +1,6 @@
-"""The status page on a real Prometheus scraping the exporter and evaluating the generated
-rules (their step group every 2 s), with known counts.
-
-Recorded, as for the report: task a 20 runs, 12 rejected; task b 20 runs, 1 rejected; task
-c 3 runs, none; all on model-a. In all 43 runs, 13 bad.
-
-- triage-quality (team support, medium): objective 90 (95 from 2030): 4.3 failures
-  allowed, 1 - 13/4.3 = -202.3% left, 4.3 - 13 = -8.7 runs left, SLI 30/43 = 69.77%; the
-  failure rate 30.2% passes "tighten" (20%) but not "stop" (50%).
-- idle-success (team ops, low): rules loaded, no run: "no data yet".
-- unloaded-success (team ops, high): its rules are not given to Prometheus: "rules not
-  loaded".
+"""The status page on the shared test site (:mod:`statuspage_env`: a real Prometheus
+scraping the exporter and evaluating the generated rules, with known counts), and apart
+from it where a test needs figures of its own.
 
 The page is asked as of one moment, and the recorded series are queried separately at that
 same moment, so that the two must agree figure for figure.
@@ -18,111 +9,35 @@ same moment, so that the two must agree figure for figure.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
 from harness import process, wait_http
-from realprom import Prometheus, free_port, generated_rules, running_exporter, running_prometheus
+from realprom import Prometheus, free_port, running_prometheus
 
 from agent_slo.cli import main
 from decisions import gate
-from exporter.client import OutcomeClient
 from rulegen.resolve import load
 from statuspage.app import StatusPage
 from statuspage.overview import Catalog
+from statuspage.server import make_server
 
-SPEC = """\
-apiVersion: agent-slo/v1
-workflow: triage
-tier: medium
-labels: {team: support}
-dimensions:
-  task: {max_values: 10, values: [a, b, c]}
-  model: {max_values: 10, values: [model-a]}
-alerting:
-  runbook_url: https://runbooks.example.com/triage
-  dashboard_url: https://grafana.example.com/d/triage
-autonomy:
-  - {days_in_budget: 1, grant: Run without a reviewer.}
-policies:
-  - {name: tighten, failure_rate_above: 20, action: Tighten the prompts.}
-  - {name: stop, failure_rate_above: 50, action: Stop using the agent for it.}
-slos:
-  - name: triage-quality
-    objective: 90
-    sli: {outcomes: {bad: [rejected]}}
-    tightening: [{date: 2030-01-01, objective: 95}]
----
-apiVersion: agent-slo/v1
-workflow: idle
-tier: low
-labels: {team: ops}
-slos:
-  - name: idle-success
-    objective: 99
-    sli: {outcomes: {}}
----
-apiVersion: agent-slo/v1
-workflow: unloaded
-tier: high
-labels: {team: ops}
-slos:
-  - name: unloaded-success
-    description: Its rules are not given to Prometheus.
-    objective: 99
-    sli: {outcomes: {}}
-"""
+if TYPE_CHECKING:  # imported by pytest as a plugin, before any import here
+    from statuspage_env import Site
 
-
-@dataclass(frozen=True)
-class Site:
-    """The running Prometheus, the spec file and its SLOs."""
-
-    prom: Prometheus
-    spec: Path
-    catalog: Catalog
-
-    def page(self, at: float, **options: Any) -> StatusPage:
-        """The status page as of Unix time ``at``."""
-        return StatusPage(self.prom, self.catalog, clock=lambda: at, **options)
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """Prometheus with the counts above recorded for triage, the rules of every SLO but
-    unloaded-success."""
-    tmp = tmp_path_factory.mktemp("statuspage")
-    rules = [p for p in generated_rules(tmp, SPEC, step="2s") if not p.name.startswith("unloaded")]
-    spec = tmp / "spec.yaml"
-    with ExitStack() as stack:
-        exporter = stack.enter_context(running_exporter(tmp / "exporter", spec))
-        running = stack.enter_context(running_prometheus(tmp, [exporter], rule_files=rules))
-        running.wait_for('slo:events:counter5m_before{slo="triage-quality"}')
-        client = OutcomeClient(f"http://{exporter}", strict=True)
-        stack.callback(client.close, 5)
-        for task, runs, bad in (("a", 20, 12), ("b", 20, 1), ("c", 3, 0)):
-            for i in range(runs):
-                client.record(
-                    "triage", "rejected" if i < bad else "success", task=task, model="model-a"
-                )
-        assert client.flush(10)
-        running.wait_value('slo:period_events:increase{slo="triage-quality"}', 43)
-        running.wait_value('slo:period_bad_events:increase{slo="triage-quality"}', 13)
-        running.wait_for('slo:period_error_budget_remaining:ratio{slo="triage-quality"} < 0')
-        running.wait_for('slo:period_events:increase{slo="idle-success"}')
-        running.wait_for('ALERTS{slo="triage-quality", alertstate="firing"}')
-        yield Site(running, spec, Catalog(load([spec])))
+#: The site's fixture, registered once for every test file that names it here (a session
+#: fixture in one module: one Prometheus for both files).
+pytest_plugins = ["statuspage_env"]
 
 
 def _get(page: StatusPage, target: str, auth: str | None = None) -> tuple[int, str]:
@@ -456,7 +371,7 @@ def test_the_ui_command_refuses_before_it_listens(
 ) -> None:
     """A wide address without --listen-wide, a malformed password pair or prefix (usage
     errors, 2), a tokens file without a token or invalid specs (1): refused, nothing served."""
-    (tmp_path / "spec.yaml").write_text(SPEC)
+    (tmp_path / "spec.yaml").write_text(NAN_SPEC)
     (tmp_path / "comments").write_text("# nobody yet\n\n")
     (tmp_path / "invalid.yaml").write_text("apiVersion: agent-slo/v1\nworkflow: x\n")
     paths = {"comments": tmp_path / "comments", "invalid": tmp_path / "invalid.yaml"}
@@ -544,3 +459,61 @@ def test_a_figure_recorded_as_nan_reads_as_none_on_the_page_and_in_json(tmp_path
     assert "50.0%" in cells
     cells = html.split('id="row-odder-success"', 1)[1].split("</tr>", 1)[0]
     assert "no data yet" in cells
+
+
+def test_a_pending_alert_is_listed_as_pending_and_not_counted_as_firing(site: Site) -> None:
+    """idle-success's page tier alert, pending for the hour its ``for:`` asks: the overview
+    lists it as pending and counts no alert firing; the SLO page gives its tier "pending"
+    and the other tiers "inactive"."""
+    at = time.time()
+    rows = {r["slo"]: r for r in _json(site.page(at), "/api/overview")["slos"]}
+    idle = rows["idle-success"]
+    assert [(a["name"], a["state"], a["detail"], a["severity"]) for a in idle["alerts"]] == [
+        ("ErrorBudgetBurn", "pending", "1h/5m", "page")
+    ]
+    assert idle["firing"] == 0
+    status, html = _get(site.page(at), "/")
+    assert status == 200
+    row = html.split('id="row-idle-success"', 1)[1].split("</tr>", 1)[0]
+    assert "ErrorBudgetBurn 1h/5m (page, pending)" in row
+    assert "firing" not in row
+    tiers = {t["name"]: t["state"] for t in _json(site.page(at), "/api/slo/idle-success")["tiers"]}
+    assert tiers == {
+        "page_fast": "pending",
+        "page_slow": "inactive",
+        "ticket_fast": "inactive",
+        "ticket_slow": "inactive",
+    }
+
+
+def test_head_answers_as_get_without_a_body(site: Site) -> None:
+    """HEAD gives GET's status and headers (type, length, security policy) and no body: the
+    overview, its JSON, a static file and a page that is not there."""
+    page = site.page(time.time(), cache_seconds=3600)  # one overview for both requests
+    server = make_server(page, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    expected = {"/": 200, "/api/overview": 200, "/static/style.css": 200, "/nowhere": 404}
+    try:
+        for target, code in expected.items():
+            got = {}
+            for method in ("GET", "HEAD"):
+                conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+                conn.request(method, target)
+                answer = conn.getresponse()
+                got[method] = (
+                    answer.status,
+                    answer.getheader("Content-Type"),
+                    answer.getheader("Content-Length"),
+                    answer.getheader("Content-Security-Policy"),
+                    answer.read(),
+                )
+                conn.close()
+            status, kind, length, policy, body = got["GET"]
+            assert status == code, target
+            assert int(length or 0) == len(body) > 0, target
+            assert got["HEAD"] == (status, kind, length, policy, b""), target
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()

@@ -4,8 +4,8 @@ console error (a Content-Security-Policy violation is one), the filters and the 
 hide and show rows as one types, and a screenshot of each page is written for review, into
 the folder named by ``AGENT_SLO_SCREENSHOTS`` or the test's own temporary folder.
 
-The page is served under ``/slo`` by the product's server, on the Prometheus of
-:mod:`test_statuspage` (the same known counts).
+The page is served under ``/slo`` by the product's server, on the shared test site of
+:mod:`statuspage_env` (the same known counts as :mod:`test_statuspage`).
 """
 
 from __future__ import annotations
@@ -15,19 +15,23 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from test_statuspage import Site, site
 
 from statuspage.app import StatusPage
 from statuspage.server import make_server
 
-__all__ = ["site"]  # the module's Prometheus, shared with test_statuspage's fixture
+if TYPE_CHECKING:  # imported by pytest as a plugin, before any import here
+    from statuspage_env import Site
+
+#: The site's fixture, registered once for every test file that names it here (a session
+#: fixture in one module: one Prometheus for both files).
+pytest_plugins = ["statuspage_env"]
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
