@@ -12,7 +12,16 @@ from fractions import Fraction
 
 from rulegen.model import Policy
 
-__all__ = ["NOT_ENOUGH_RUNS", "WITHIN_BUDGET", "Status", "judge", "remaining", "worst_first"]
+__all__ = [
+    "NOT_ENOUGH_RUNS",
+    "UNJUDGED",
+    "WITHIN_BUDGET",
+    "Status",
+    "judge",
+    "remaining",
+    "review_order",
+    "worst_first",
+]
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,9 @@ class Status:
 WITHIN_BUDGET = Status("within_budget", "Keep going.")
 #: A row (a task, a model, ...) with fewer runs than the report's minimum: no verdict yet.
 NOT_ENOUGH_RUNS = Status("not_enough_runs", "Not enough runs yet: keep recording.")
+#: Statuses that are no verdict on the budget: no runs recorded, too few, or (on the status
+#: page) no rules recording anything.
+UNJUDGED = frozenset({"no_data", NOT_ENOUGH_RUNS.name, "rules_not_loaded"})
 
 
 def judge(
@@ -55,6 +67,23 @@ def worst_first(policies: Sequence[Policy], exhausted: Status) -> list[str]:
     rates = sorted((p for p in policies if p.kind == "failure_rate"), key=lambda p: -p.threshold)
     lows = sorted((p for p in policies if p.kind == "budget_remaining"), key=lambda p: p.threshold)
     return [p.name for p in rates] + [exhausted.name] + [p.name for p in lows]
+
+
+def review_order(
+    status: str, budget_remaining: float | None, slo: str, alerting: bool = False
+) -> tuple[int, float, str]:
+    """Where an SLO stands in a review of many, the worst first (the report's review and
+    the status page's overview both sort by it): past a threshold (any status :func:`judge`
+    gives but within budget), the least budget left first; then within budget with an
+    alert firing (``alerting``: the status page reads the alerts, the report does not);
+    then within budget, the least budget left first; no verdict (:data:`UNJUDGED`) last.
+    Ties by name. A budget not recorded counts as untouched."""
+    if status in UNJUDGED:
+        return (3, 0.0, slo)
+    left = 1.0 if budget_remaining is None else budget_remaining
+    if status != WITHIN_BUDGET.name:
+        return (0, left, slo)
+    return (1 if alerting else 2, left, slo)
 
 
 def remaining(failures: float, runs: float, budget: float) -> float:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-from decisions.policy import Status, judge, worst_first
+from decisions.policy import Status, judge, review_order, worst_first
 from decisions.promapi import Prometheus
 from decisions.report import NO_DATA
 from rulegen import names
@@ -41,8 +41,6 @@ RULES_NOT_LOADED: Final = Status(
     "rules_not_loaded",
     "Prometheus records nothing for this SLO: load its generated rules (agent-slo generate).",
 )
-#: Statuses that are not a verdict on the budget.
-UNJUDGED: Final = frozenset({NO_DATA.name, RULES_NOT_LOADED.name})
 
 
 @dataclass(frozen=True)
@@ -139,15 +137,10 @@ class Row:
         """The alerts firing now."""
         return [a for a in self.alerts if a.state == "firing"]
 
-    def sort_key(self) -> tuple[int, int, float, str]:
-        """A threshold passed first (the least budget left first), then the SLOs within
-        budget with an alert firing, then the others; no data and no rules last."""
-        if self.status in UNJUDGED:
-            return (3, 0, 0.0, self.slo)
-        left = self.budget_remaining if self.budget_remaining is not None else 1.0
-        if self.past_threshold:
-            return (0, 0, left, self.slo)
-        return (1 if self.firing else 2, 0, left, self.slo)
+    def sort_key(self) -> tuple[int, float, str]:
+        """The review's order (:func:`decisions.policy.review_order`), the alerts firing
+        counted."""
+        return review_order(self.status, self.budget_remaining, self.slo, bool(self.firing))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from realprom import Prometheus, free_port, running_prometheus
 
 from agent_slo.cli import main
 from decisions import gate
+from decisions.policy import review_order
 from rulegen.resolve import load
 from statuspage.app import StatusPage
 from statuspage.overview import Catalog
@@ -517,3 +518,38 @@ def test_head_answers_as_get_without_a_body(site: Site) -> None:
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+def test_the_overview_and_the_reports_review_put_the_slos_in_one_order(site: Site) -> None:
+    """`agent-slo report prometheus --all` and the overview list the SLOs in the same order
+    (one key, decisions.policy.review_order): the threshold passed first, the SLOs without
+    a verdict last, by name."""
+    result = CliRunner().invoke(
+        main,
+        ["report", "prometheus", "--specs", str(site.spec), "--prometheus", site.prom.url,
+         "--all", "--format", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    reviewed = [r["slo"] for r in json.loads(result.output)]
+    shown = [r["slo"] for r in _json(site.page(time.time()), "/api/overview")["slos"]]
+    assert reviewed == shown == ["triage-quality", "idle-success", "unloaded-success"]
+
+
+def test_the_review_order_by_hand() -> None:
+    """Past a threshold first (the least budget left first, an overspent one before a
+    warning), then within budget with an alert firing, then within budget by budget left,
+    then no verdict (no data, too few runs, no rules) by name."""
+    slos = [
+        ("quiet", "within_budget", 0.4, False),
+        ("unloaded", "rules_not_loaded", None, False),
+        ("burning", "within_budget", 0.9, True),
+        ("warned", "warning", 0.3, False),
+        ("few", "not_enough_runs", 1.0, False),
+        ("spent", "exhausted", -0.5, True),
+        ("calm", "within_budget", 0.8, False),
+        ("empty", "no_data", 1.0, False),
+    ]
+    ordered = sorted(slos, key=lambda s: review_order(s[1], s[2], s[0], s[3]))
+    assert [s[0] for s in ordered] == [
+        "spent", "warned", "burning", "quiet", "calm", "empty", "few", "unloaded",
+    ]  # fmt: skip

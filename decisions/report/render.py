@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from decisions.policy import review_order
 from decisions.report.figures import Report
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def _autonomy_cell(autonomy: dict[str, Any] | None) -> str:
 
 def render_review(reports: Sequence[Report], fmt: str) -> str:
     """One review of many SLOs, the worst first: a summary line each, then each report."""
-    ordered = sorted(reports, key=_worst_first)
+    ordered = sorted(reports, key=lambda r: review_order(r.status, r.budget_remaining, r.slo))
     if fmt == "json":
         return (
             json.dumps([json.loads(r.to_json()) for r in ordered], indent=2, sort_keys=True) + "\n"
@@ -162,13 +163,6 @@ def render_review(reports: Sequence[Report], fmt: str) -> str:
         lines.append("")
         lines.extend(_text(r, md))
     return "\n".join(lines) + "\n"
-
-
-def _worst_first(report: Report) -> tuple[int, float, str]:
-    """No data last; otherwise a status past a threshold first, then the least budget left."""
-    if report.status == "no_data":
-        return (2, 0.0, report.slo)
-    return (0 if report.status != "within_budget" else 1, report.budget_remaining, report.slo)
 
 
 def _table(rows: Sequence[tuple[str, ...]], md: bool) -> list[str]:
