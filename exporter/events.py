@@ -1,11 +1,16 @@
 """Outcome events: parsing what agents send and checking it against the catalog, before
 anything is counted.
 
-Pure functions, no I/O. A request body is either one event (a JSON object) or a batch (a
-JSON array). :func:`parse_body` takes a batch whole or refuses it whole, naming the first
-problem by its field (``events[3].outcome``); :func:`parse_each` (a request with
-``?partial=1``) keeps the valid events of a batch and names each refused one. The checks
-that need no catalog live in :mod:`exporter.wire`, shared with the agents' client.
+No I/O. A request body is either one event (a JSON object) or a batch (a JSON array).
+:func:`parse_body` takes a batch whole or refuses it whole, naming the first problem by its
+field (``events[3].outcome``); :func:`parse_each` (a request with ``?partial=1``) keeps the
+valid events of a batch and names each refused one. The checks that need no catalog live in
+:mod:`exporter.wire`, shared with the agents' client.
+
+An :class:`EventParser` does the same and remembers, up to a bound, each (workflow,
+outcome, dimensions) it has found valid: agents send the same few again and again, and an
+event that repeats one has only its count, duration and id left to check. Its answers are
+those of the functions, event for event and error for error.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from exporter.catalog import OTHER, UNKNOWN, Catalog
-from exporter.wire import MAX_BATCH, MAX_COUNT, EventError, check_fields
+from exporter.wire import FIELDS, MAX_BATCH, MAX_COUNT, EventError, check_fields, check_tallies
 
 __all__ = [
     "MAX_BATCH",
     "MAX_COUNT",
     "Event",
     "EventError",
+    "EventParser",
     "Parsed",
     "parse_body",
     "parse_each",
@@ -57,33 +63,94 @@ class Parsed:
 
 def parse_body(body: bytes, catalog: Catalog) -> list[Event]:
     """Parse and check a request body: one event object or an array of them, all valid."""
-    data = _decode(body)
-    if isinstance(data, dict):
-        return [_event(data, "", catalog)]
-    _check_batch(data)
-    try:
-        return [_event(item, f"events[{i}]", catalog) for i, item in enumerate(data)]
-    except EventError as exc:
-        exc.events = len(data)  # a batch is refused whole
-        raise
+    return EventParser(catalog).body(body)
 
 
 def parse_each(body: bytes, catalog: Catalog) -> Parsed:
     """Parse a request body event by event: a batch's invalid events are refused alone.
     A body that is no batch of events at all (malformed JSON, an empty or oversized array)
     is still refused whole, and a single event object is taken as :func:`parse_body` does."""
-    data = _decode(body)
-    if isinstance(data, dict):
-        return Parsed([_event(data, "", catalog)], [], [0])
-    _check_batch(data)
-    parsed = Parsed([], [], [])
-    for i, item in enumerate(data):
+    return EventParser(catalog).each(body)
+
+
+_Known = tuple[Any, Any, tuple[tuple[Any, Any], ...]]  # workflow, outcome, dimensions as sent
+
+
+class EventParser:
+    """:func:`parse_body` and :func:`parse_each` for one catalog, remembering at most
+    ``size`` (workflow, outcome, dimensions) found valid (then it starts afresh).
+
+    Safe to share between threads: a lookup sees an entry or not, and an entry, once in,
+    is never wrong (the catalog does not change). A hit needs every part equal to a
+    remembered string, and JSON gives nothing but a string that equals one."""
+
+    def __init__(self, catalog: Catalog, size: int = 4096) -> None:
+        self.catalog = catalog
+        self.size = size
+        self._known: dict[_Known, tuple[tuple[str, str], ...]] = {}
+
+    def body(self, body: bytes) -> list[Event]:
+        """See :func:`parse_body`."""
+        data = _decode(body)
+        if isinstance(data, dict):
+            return [self._event(data, "")]
+        _check_batch(data)
         try:
-            parsed.events.append(_event(item, f"events[{i}]", catalog))
-            parsed.positions.append(i)
+            return [self._event(item, f"events[{i}]") for i, item in enumerate(data)]
         except EventError as exc:
-            parsed.refused.append((i, exc))
-    return parsed
+            exc.events = len(data)  # a batch is refused whole
+            raise
+
+    def each(self, body: bytes) -> Parsed:
+        """See :func:`parse_each`."""
+        data = _decode(body)
+        if isinstance(data, dict):
+            return Parsed([self._event(data, "")], [], [0])
+        _check_batch(data)
+        parsed = Parsed([], [], [])
+        for i, item in enumerate(data):
+            try:
+                parsed.events.append(self._event(item, f"events[{i}]"))
+                parsed.positions.append(i)
+            except EventError as exc:
+                parsed.refused.append((i, exc))
+        return parsed
+
+    def _event(self, item: Any, prefix: str) -> Event:
+        key = _known_key(item)
+        if key is not None:
+            dimensions = self._known.get(key)
+            # Every field is one of FIELDS, and workflow, outcome and dimensions are those
+            # of an event found valid: only count, duration and id are left to check, in
+            # the order check_fields checks them, so the first error is the same.
+            if dimensions is not None and item.keys() <= FIELDS:
+                return Event(key[0], key[1], dimensions, *check_tallies(item, prefix))
+        event = _event(item, prefix, self.catalog)
+        if key is not None:
+            if len(self._known) >= self.size:
+                self._known.clear()
+            self._known[key] = event.dimensions
+        return event
+
+
+def _known_key(item: Any) -> _Known | None:
+    """What an event is remembered by, or None if it cannot be (not an object, unhashable
+    parts: such an event takes the whole check)."""
+    if type(item) is not dict:
+        return None
+    given = item.get("dimensions")
+    if given is None:
+        dimensions: tuple[tuple[Any, Any], ...] = ()
+    elif type(given) is dict:
+        dimensions = tuple(given.items())
+    else:
+        return None
+    key = (item.get("workflow"), item.get("outcome"), dimensions)
+    try:
+        hash(key)
+    except TypeError:  # a list or an object where a string belongs
+        return None
+    return key
 
 
 def _decode(body: bytes) -> Any:

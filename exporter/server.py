@@ -33,7 +33,7 @@ from typing import Any, Final, Protocol
 
 from prometheus_client.exposition import choose_encoder
 
-from exporter.events import Event, EventError, Parsed, parse_body, parse_each
+from exporter.events import Event, EventError, EventParser, Parsed
 from exporter.http import Deferred, HttpLimits, HttpServer, Request, Response
 from exporter.metrics import Exposition, build_registry
 from exporter.store import Applied, BatchError, Outcome, Store, Submission
@@ -153,6 +153,7 @@ class ExporterApp:
         # up the answers to other clients.
         self.pool = ThreadPoolExecutor(2, thread_name_prefix="agent-slo-work")
         self.commits = _Commits(store, limits.commit_timeout)
+        self.parser = EventParser(store.catalog)
 
     # -- the server's interface ----------------------------------------------------------
 
@@ -236,8 +237,8 @@ class ExporterApp:
 
     def _parse(self, body: bytes, each: bool) -> Parsed:
         if each:
-            return parse_each(body, self.store.catalog)
-        events = parse_body(body, self.store.catalog)
+            return self.parser.each(body)
+        events = self.parser.body(body)
         return Parsed(events, [], list(range(len(events))))
 
     def _post(self, request: Request, parsed: Parsed, each: bool) -> Response | Deferred:

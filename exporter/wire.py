@@ -26,6 +26,7 @@ __all__ = [
     "EventError",
     "Fields",
     "check_fields",
+    "check_tallies",
     "json_type",
 ]
 
@@ -90,10 +91,17 @@ def check_fields(item: Any, prefix: str = "") -> Fields:
     outcome = _string(item, "outcome", prefix, required=True)
     assert workflow is not None
     assert outcome is not None
-    return Fields(
-        workflow,
-        outcome,
-        _dimensions(item.get("dimensions"), _field(prefix, "dimensions")),
+    dimensions = _dimensions(item.get("dimensions"), _field(prefix, "dimensions"))
+    return Fields(workflow, outcome, dimensions, *check_tallies(item, prefix))
+
+
+def check_tallies(
+    item: Mapping[str, Any], prefix: str = ""
+) -> tuple[int, float | None, str | None]:
+    """Check an event's ``count``, ``duration_seconds`` and ``id`` (in that order, the order
+    :func:`check_fields` follows after the other fields), for a caller that knows the
+    workflow, outcome and dimensions to be valid already."""
+    return (
         _count(item.get("count", 1), _field(prefix, "count")),
         _duration(item.get("duration_seconds"), _field(prefix, "duration_seconds")),
         _string(item, "id", prefix, required=False, limit=MAX_ID),

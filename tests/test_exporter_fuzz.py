@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from exporters import TRIAGE, catalog_of, serving
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.events import EventError, parse_body
+from exporter.events import Event, EventError, EventParser, parse_body
 
 CATALOG = catalog_of(TRIAGE)
 
@@ -82,6 +83,67 @@ def test_any_json(value: Any) -> None:
 def test_near_valid_events(event: dict[str, Any]) -> None:
     """Events that are nearly right never slip a bad value through."""
     _check(json.dumps(event).encode())
+
+
+def _outcome(parse: Any, body: bytes) -> list[Event] | tuple[str, str, str, int]:
+    try:
+        result: list[Event] = parse(body)
+    except EventError as exc:
+        return exc.field, exc.kind, exc.reason, exc.events
+    return result
+
+
+near: st.SearchStrategy[Any] = st.one_of(
+    st.sampled_from(["m1", "1", "other", "unknown", "", 'a"b', "x" * 129]),
+    st.sampled_from([1, 1.0, True, None, [], {}]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["success", "rejected", "ghost", 1]),
+    st.one_of(st.none(), st.dictionaries(st.sampled_from(["model", "region"]), near, max_size=2)),
+    st.dictionaries(
+        st.sampled_from(["count", "duration_seconds", "id", "colour", "dimensions"]),
+        values,
+        max_size=3,
+    ),
+    st.booleans(),
+)
+def test_a_remembered_event_is_checked_as_a_new_one(
+    outcome: Any, dimensions: dict[str, Any] | None, extra: dict[str, Any], batch: bool
+) -> None:
+    """A parser that has already seen an event's workflow, outcome and dimensions (valid
+    or not) answers exactly as a fresh parse does: the same events, or the same field,
+    reason and size of refusal, whatever the count, duration, id or stray fields."""
+    base: dict[str, Any] = {"workflow": "triage", "outcome": outcome}
+    if dimensions is not None:
+        base["dimensions"] = dimensions
+    parser = EventParser(CATALOG)
+    _outcome(parser.body, json.dumps(base).encode())  # remembered if valid
+    item = {**base, **extra}
+    body = json.dumps([item, base] if batch else item).encode()
+    expected = _outcome(lambda b: parse_body(b, CATALOG), body)
+    assert _outcome(parser.body, body) == expected
+    assert _outcome(parser.body, body) == expected  # and once more, itself remembered
+
+
+def test_a_remembered_event_keeps_its_own_count_duration_and_id() -> None:
+    """The second of two events with the same workflow, outcome and dimensions (taken from
+    memory) carries its own count, duration and id, and the first one's dimensions."""
+    parser = EventParser(CATALOG)
+    first, second = parser.body(
+        b'[{"workflow":"triage","outcome":"success","dimensions":{"model":"m1"}},'
+        b'{"workflow":"triage","outcome":"success","dimensions":{"model":"m1"},'
+        b'"count":3,"duration_seconds":2.5,"id":"a"}]'
+    )
+    assert first == Event("triage", "success", (("model", "m1"),), 1, None, None)
+    assert second == Event("triage", "success", (("model", "m1"),), 3, 2.5, "a")
+    with pytest.raises(EventError, match="between 1 and") as refused:
+        parser.body(
+            b'{"workflow":"triage","outcome":"success","dimensions":{"model":"m1"},"count":0}'
+        )
+    assert (refused.value.field, refused.value.kind) == ("count", "bad_count")
 
 
 def test_endpoint_over_http(tmp_path_factory: Any) -> None:
