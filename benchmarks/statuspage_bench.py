@@ -17,8 +17,11 @@ own server (``agent-slo ui``'s):
 
 - the overview (``/``) and its JSON (``/api/overview``), against two baselines: the same
   bytes from a static file server (the standard library's), and the Prometheus queries the
-  overview needs, sent at once as the page sends them (the floor of any page that reads the
-  same series);
+  overview needs, sent as the page sends them (both rounds, each at once; the floor of any
+  page that reads the same series);
+- the streaks read from every hourly check of the budget (one range query in three parts,
+  every value parsed, :func:`decisions.autonomy.from_checks` over them), as the overview
+  read them before it counted good checks a day: the cost that way saves;
 - an SLO page (``/slo/<name>``), against ``agent-slo report prometheus --slo``'s report
   alone (the page shows that report and adds its charts and windows).
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import math
 import os
 import platform
 import random
@@ -43,11 +47,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.rules.prom import promtool, serving
+from decisions.autonomy import LOOKBACK, STEP, from_checks
 from decisions.promapi import Prometheus
 from decisions.report import Options, prometheus_report
 from rulegen.resolve import load
+from statuspage import queries, streaks
 from statuspage.app import StatusPage
-from statuspage.overview import Catalog, requests
+from statuspage.overview import Catalog, Entry, requests
 from statuspage.server import make_server
 
 DAY = 86_400
@@ -281,10 +287,15 @@ def _measure(  # noqa: PLR0917 - the run's parts
 ) -> list[tuple[str, float, float, str]]:
     """(what, median ms, p90 ms, baseline it is divided by) of every measure."""
 
+    horizons = {e.slo.name: _horizon(e) for e in catalog.entries}
+
     def overview_queries() -> None:
         jobs = requests(prom, catalog.entries, at)
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            list(pool.map(lambda job: job(), jobs.values()))
+            answers = dict(zip(jobs, pool.map(lambda job: job(), jobs.values()), strict=True))
+            days = [answer for key, answer in answers.items() if key.startswith("history")]
+            spans, _ = streaks.hour_spans(at, horizons, streaks.good_days(days, at))
+            list(pool.map(lambda span: span.ask(prom), spans))
 
     entry = catalog.by_name[detailed]
     out: list[tuple[str, float, float, str]] = []
@@ -293,6 +304,13 @@ def _measure(  # noqa: PLR0917 - the run's parts
             ("static file, same bytes", *timed(lambda: fetch(f"{files}/overview.html"), repeat), "")
         )
     out.append(("overview's Prometheus queries", *timed(overview_queries, repeat), ""))
+    out.append(
+        (
+            "streaks from every hourly check (before)",
+            *timed(lambda: _every_check(prom, catalog, at), repeat),
+            "queries",
+        )
+    )
     ui, cached = urls["cold"], urls["cached"]
     out.append(("overview / (every load asks)", *timed(lambda: fetch(f"{ui}/"), repeat), "queries"))
     out.append(
@@ -325,11 +343,39 @@ def _measure(  # noqa: PLR0917 - the run's parts
     return out
 
 
+def _horizon(entry: Entry) -> int:
+    return streaks.checks_of([d for d, _ in entry.workflow.autonomy], entry.slo.period)
+
+
+def _every_check(prom: Prometheus, catalog: Catalog, at: int) -> None:
+    """Every SLO's streak from every hourly check, in three range queries sent at once."""
+    longest = max(_horizon(e) for e in catalog.entries)
+    expr = queries.lowest_remaining(STEP + LOOKBACK)
+    size = longest // 3 + 1
+    parts = [(i, min(i + size - 1, longest)) for i in range(0, longest + 1, size)]
+    with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+        answers = list(
+            pool.map(
+                lambda p: prom.query_range(expr, at - p[1] * STEP, at - p[0] * STEP, STEP), parts
+            )
+        )
+    values: dict[str, dict[int, float]] = {}
+    for answer in answers:
+        for series in answer:
+            own = values.setdefault(series["metric"]["slo"], {})
+            own.update({round(float(t)): float(v) for t, v in series["values"]})
+    for entry in catalog.entries:
+        from_checks(
+            values.get(entry.slo.name, {}), slo=entry.slo.name, at=math.ceil(at),
+            checks=_horizon(entry), grants=entry.workflow.autonomy,
+        )  # fmt: skip
+
+
 def _print(
     rows: list[tuple[str, float, float, str]], args: argparse.Namespace, samples: int, size: int
 ) -> None:
     static = rows[0][1]
-    base = {"queries": rows[1][1], "report": rows[5][1]}
+    base = {"queries": rows[1][1], "report": rows[6][1]}
     print(
         f"\n{args.slos} SLOs, {args.repeat} loads each; {samples:,} samples backfilled; "
         f"overview page {size / 1024:.0f} KiB"

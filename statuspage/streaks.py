@@ -34,7 +34,16 @@ from decisions.promapi import Prometheus
 from rulegen import burn, names
 from statuspage import queries
 
-__all__ = ["DAY_PARTS", "HOURS", "Span", "checks_of", "day_spans", "hour_spans", "streaks"]
+__all__ = [
+    "DAY_PARTS",
+    "HOURS",
+    "Span",
+    "checks_of",
+    "day_spans",
+    "good_days",
+    "hour_spans",
+    "streaks",
+]
 
 #: Checks a day.
 HOURS: Final = burn.DAY // STEP
