@@ -10,9 +10,11 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -803,5 +805,22 @@ def test_a_store_that_does_not_answer_in_time_gets_503_and_retries_count_once(
             assert reply["error"].startswith("the store did not answer within 0.5 s")
             assert "retry it with the same ids" in reply["error"]
         assert exporter.post(first)[1] == {"accepted": 0, "duplicates": 1, "folded": 0}
+        assert exporter.post(second)[1] == {"accepted": 1, "duplicates": 0, "folded": 0}
+        assert exporter.counters() == {KEY: 2}
+
+
+def test_writes_sent_while_others_wait_get_their_own_503(tmp_path: Path) -> None:
+    """Two writes sent apart while the committer stalls: the later one, sent while the
+    first waits, is answered 503 at its own deadline too (one watchdog serves every
+    write in turn), and its retry is counted once."""
+    for exporter in _start(tmp_path, limits=Limits(commit_timeout=1.0)):
+        first, second = {**EVENT, "id": "run-1"}, {**EVENT, "id": "run-2"}
+        with exporter.store._lock, ThreadPoolExecutor(1) as pool:
+            earlier = pool.submit(exporter.post, first)
+            time.sleep(0.4)  # the first is waiting for the store
+            later = exporter.post(second)
+            for status, reply in (earlier.result(10), later):
+                assert status == 503
+                assert reply["error"].startswith("the store did not answer within 1 s")
         assert exporter.post(second)[1] == {"accepted": 1, "duplicates": 0, "folded": 0}
         assert exporter.counters() == {KEY: 2}
