@@ -93,23 +93,20 @@ def day_spans(at: float, checks: int) -> list[Span]:
 
 
 def good_days(answers: Iterable[Answer], at: float) -> dict[str, dict[int, float]]:
-    """Good checks by SLO and day (0: the latest), from :func:`day_spans`' answers; an SLO
-    with several series maps to an empty dict (read check by check)."""
+    """Good checks by SLO and day (0: the latest), from :func:`day_spans`' answers. An SLO
+    with several series maps to an empty dict, to be read check by check: a check is good
+    when the least of its series' values is above 0, which no count of one series says."""
     end = math.ceil(at)
     top = end + -end % STEP  # where day 0 is evaluated
     found: dict[str, dict[int, float]] = {}
-    several: set[str] = set()
+    labels: dict[str, set[frozenset[tuple[str, str]]]] = {}
     for answer in answers:
         for series in answer:
             slo = series["metric"].get(names.LABEL_SLO, "")
-            own = found.setdefault(slo, {})
+            labels.setdefault(slo, set()).add(frozenset(series["metric"].items()))
             counts = {round((top - float(t)) / burn.DAY): float(v) for t, v in series["values"]}
-            if own.keys() & counts.keys():
-                several.add(slo)
-            own.update(counts)
-    for slo in several:
-        found[slo] = {}
-    return found
+            found.setdefault(slo, {}).update(counts)
+    return {slo: {} if len(labels[slo]) > 1 else counts for slo, counts in found.items()}
 
 
 @dataclass(frozen=True)

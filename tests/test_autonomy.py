@@ -199,6 +199,7 @@ slos:
   - {name: young, objective: 99, sli: {outcomes: {bad: [rejected]}}}
   - {name: recovered, objective: 99, sli: {outcomes: {bad: [rejected]}}}
   - {name: gappy, objective: 99, sli: {outcomes: {bad: [rejected]}}}
+  - {name: relabelled, objective: 99, sli: {outcomes: {bad: [rejected]}}}
 """
 FIVE_MINUTES = 300
 
@@ -212,6 +213,21 @@ def _budget(slo: str, t: int) -> float | None:
     if slo == "recovered":  # spent from 30 to 28 hours ago, both included
         return -0.1 if AT - 30 * HOUR <= t <= AT - 28 * HOUR else 0.3
     return None if AT - 20 * HOUR < t < AT - 17 * HOUR else 0.6  # gappy: 3 hours without
+
+
+def _relabelled(t: int) -> dict[str, float]:
+    """The budget left recorded for relabelled at ``t`` by series (its spec's labels
+    changed): the old one at 0.5 from four days back to 48h10m back; the new one spent from
+    72 hours back to 48h10m back, then at 0.5. Check 48 (48 hours back, reading down to
+    49h05m) sees the new one spent, check 47 (down to 48h05m) does not: the streak is the
+    47 hours since AT - 47h. Counted a series at a time, neither series has a day with a
+    spent check and a good one, so only the two read together say so."""
+    found = {}
+    if t <= AT - 48 * HOUR - 600:
+        found["old"] = 0.5
+    if t >= AT - 72 * HOUR:
+        found["new"] = -0.1 if t <= AT - 48 * HOUR - 600 else 0.5
+    return found
 
 
 def _history() -> str:
@@ -228,6 +244,12 @@ def _history() -> str:
                     f'slo:period_error_budget_remaining:ratio{{slo="{slo}",workflow="w"}} '
                     f"{value} {t}"
                 )
+    for t in times:
+        lines.extend(
+            f'slo:period_error_budget_remaining:ratio{{prompt="{series}",slo="relabelled",'
+            f'workflow="w"}} {value} {t}'
+            for series, value in _relabelled(t).items()
+        )
     lines.append("# TYPE slo:period_events:increase gauge")
     for slo in ("steady", "young", "recovered", "gappy"):
         lines.extend(
@@ -450,7 +472,8 @@ def test_the_status_page_reads_the_same_streaks(
 ) -> None:
     """Read a day at a time and then hour by hour where a streak ends, every SLO's streak
     (days, start, what ended it, grants) is the one read check by check, on an hour and
-    between two: a pause under a check's reach, a young history, a spent stretch and a gap."""
+    between two: a pause under a check's reach, a young history, a spent stretch, a gap and
+    an SLO whose two series must be read together."""
     found = _page_streaks(history, at)
     prom, spec = history
     (workflow,) = pipeline.load([spec])
@@ -459,7 +482,9 @@ def test_the_status_page_reads_the_same_streaks(
     if at == AT:  # the figures the tests above work out by hand
         assert {name: a.seconds_in_budget for name, a in found.items()} == {
             "steady": 4 * DAY, "young": 36 * HOUR, "recovered": 26 * HOUR, "gappy": 17 * HOUR,
+            "relabelled": 47 * HOUR,
         }  # fmt: skip
+        assert found["relabelled"].ended_by == StreakEnd("budget_spent", AT - 48 * HOUR)
         assert found["gappy"].ended_by == StreakEnd("gap", AT - 19 * HOUR, AT - 17 * HOUR)
         assert found["recovered"].ended_by == StreakEnd("budget_spent", AT - 27 * HOUR)
     else:  # checks at AT - 1234 s - k hours (the whole second at or after the time asked
