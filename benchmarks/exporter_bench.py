@@ -1,9 +1,15 @@
 """Benchmark: the exporter's durable ingestion, single-event latency, and scrape at 10,000 series.
 
-Run: .venv/bin/python -m benchmarks.exporter_bench [--seconds S]
+Run: .venv/bin/python -m benchmarks.exporter_bench [--seconds S] [--repeat N]
 
 The exporter runs as its own process (`agent-slo serve`, SQLite state, synchronous=FULL);
-the load comes from client threads in this process over keep-alive HTTP on loopback.
+the load comes from one thread of this process driving every writer's keep-alive
+connection on loopback through a selector (closed loop: a writer sends its next request
+once its answer is in), so that the load takes as little as it can of the cores it shares
+with the server. The same load, in the same run, drives every server measured; with
+--repeat N each writer-count measure runs N times, interleaved, and the table shows the
+median rate and the spread of the ratio. The CPU each server thread spends on a request
+is read from /proc (thread names from py-spy, when installed).
 Baselines measured in the same run:
 - "counter-inc": a bare prometheus_client Counter.inc() loop, the ceiling of any Python
   exporter (nothing durable, no HTTP);
@@ -198,9 +204,12 @@ def post_load(
                 flush(writer)
             if not mask & selectors.EVENT_READ:
                 continue
-            data = writer.sock.recv(256 * 1024)
+            try:
+                data = writer.sock.recv(256 * 1024)
+            except ConnectionResetError as exc:
+                raise RuntimeError(f"the server on port {port} reset a connection") from exc
             if not data:
-                raise RuntimeError("the server closed a connection")
+                raise RuntimeError(f"the server on port {port} closed a connection")
             writer.inbox += data
             length = _answer_length(writer.inbox)
             if not length:
@@ -242,25 +251,35 @@ def thread_names(pid: int) -> dict[int, str]:
 Cpu = dict[str, tuple[float, float]]  # thread -> (user, system) microseconds a request
 
 
+def process_cpu(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a whole process, ended threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def measured(
     pid: int, port: int, bodies: list[bytes], seconds: float, clients: int
 ) -> tuple[int, list[float], Cpu]:
     """:func:`post_load` with the CPU each thread of the server (and the load) spent on
-    a request. Threads of one name are summed (http.server's thread per connection)."""
+    a request; what threads ended meanwhile spent (http.server's thread per connection)
+    is shown as "other threads"."""
     names = thread_names(pid)
-    before, load_before = thread_cpu(pid), os.times()
+    before, load_before, whole_before = thread_cpu(pid), os.times(), process_cpu(pid)
     n, latencies = post_load(port, bodies, seconds, clients)
-    after, load_after = thread_cpu(pid), os.times()
+    after, load_after, whole_after = thread_cpu(pid), os.times(), process_cpu(pid)
     cpu: dict[str, list[float]] = {}
+    named = [0.0, 0.0]
     for tid, (user, system) in after.items():
+        if tid not in names and tid != pid:
+            continue
         user0, system0 = before.get(tid, (0.0, 0.0))
-        name = names.get(tid, "other threads" if tid != pid else "MainThread")
-        if name.startswith("Thread-"):
-            name = "connection threads"
-        total = cpu.setdefault(name, [0.0, 0.0])
-        total[0] += (user - user0) * 1e6 / n
-        total[1] += (system - system0) * 1e6 / n
-    cpu = {k: v for k, v in cpu.items() if sum(v) >= 0.5}
+        total = cpu.setdefault(names.get(tid, "MainThread"), [0.0, 0.0])
+        for i, spent in enumerate((user - user0, system - system0)):
+            total[i] += spent * 1e6 / n
+            named[i] += spent * 1e6 / n
+    cpu["other threads"] = [(whole_after[i] - whole_before[i]) * 1e6 / n - named[i] for i in (0, 1)]
+    cpu = {k: v for k, v in cpu.items() if sum(v) >= 1}
     cpu["load generator"] = [
         (load_after.user - load_before.user) * 1e6 / n,
         (load_after.system - load_before.system) * 1e6 / n,
