@@ -138,4 +138,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         running.wait_for('slo:period_events:increase{slo="idle-success"}')
         running.wait_for('ALERTS{slo="triage-quality", alertstate="firing"}')
         running.wait_for('ALERTS{slo="idle-success", alertstate="pending"}')
+        # The SLO page's charts end at the whole second before the moment asked about: the
+        # budget spent must be what Prometheus answers for a second ago too.
+        running.wait_for(
+            'slo:period_error_budget_remaining:ratio{slo="triage-quality"} offset 2s < 0'
+        )
         yield Site(running, spec, Catalog(load([spec])))
