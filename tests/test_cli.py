@@ -289,10 +289,10 @@ def test_serve_refuses_a_bad_idempotency_horizon(tmp_path: Path) -> None:
 
 def test_tokens_may_hold_any_visible_character() -> None:
     """Only lines starting with # are comments: a # inside a token is part of it."""
-    from agent_slo.cli.exporter import _parse_tokens  # noqa: PLC0415 - the one helper tested alone
+    from agent_slo.cli.common import parse_tokens  # noqa: PLC0415 - the one helper tested alone
 
     text = "# ops\n  t#1=x!  code-review triage\nplain\n\n  # indented comment\n"
-    assert _parse_tokens(text) == {"t#1=x!": frozenset({"code-review", "triage"}), "plain": None}
+    assert parse_tokens(text) == {"t#1=x!": frozenset({"code-review", "triage"}), "plain": None}
 
 
 def test_serve_opens_writes_wide_only_when_told(tmp_path: Path) -> None:

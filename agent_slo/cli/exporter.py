@@ -253,10 +253,6 @@ def _security(tokens_file: Path | None, metrics_auth: str | None) -> Security:
     return Security(tokens, basic)
 
 
-#: tests/test_cli.py reads the parser under its former name.
-_parse_tokens = parse_tokens
-
-
 #: The option of `record` that gives each field of an event.
 _OPTIONS: Final = {
     "workflow": "--workflow",
