@@ -165,11 +165,13 @@ def build_registry(store: Store) -> Exposition:
 
 
 class TextRenderer:
-    """Prometheus text format (0.0.4) of the outcome families, with label text cached."""
+    """Prometheus text format (0.0.4) of the outcome families, with each sample's line
+    kept: its label text is rendered once, and its value again only when it changed."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._cache: dict[tuple[str, Hashable], str] = {}
+        #: (sample name, key) → (label text, value, line)
+        self._cache: dict[tuple[str, Hashable], tuple[str, float, str]] = {}
 
     def render(self) -> str:
         """The families as prometheus_client would write them, sample for sample."""
@@ -180,11 +182,18 @@ class TextRenderer:
             out.append(f"# HELP {header} {_escape_help(family.documentation)}")
             out.append(f"# TYPE {header} {family.type}")
             for name, key, labels, value in family.rows:
-                prefix = cache.get((name, key))
-                if prefix is None:
+                kept = cache.get((name, key))
+                if kept is not None and kept[1] == value:
+                    out.append(kept[2])
+                    continue
+                if kept is None:
                     inner = ",".join(f'{k}="{escape(v)}"' for k, v in sorted(labels().items()))
-                    prefix = cache[(name, key)] = f"{name}{{{inner}}} " if inner else f"{name} "
-                out.append(prefix + _go_value(value))
+                    prefix = f"{name}{{{inner}}} " if inner else f"{name} "
+                else:
+                    prefix = kept[0]
+                line = prefix + _go_value(value)
+                cache[(name, key)] = (prefix, value, line)
+                out.append(line)
         return "\n".join(out) + "\n"
 
 

@@ -465,7 +465,9 @@ def make_server(
 ) -> HttpServer:
     """An exporter bound to ``host:port`` (port 0: any free port), not yet serving."""
     limits = limits or Limits()
-    app = ExporterApp(store, build_registry(store), limits, security or Security())
+    exposition = build_registry(store)
+    exposition.renderer.render()  # every known series' text, before the first scrape asks
+    app = ExporterApp(store, exposition, limits, security or Security())
     server = HttpServer(app, host, port, limits)
     app.exposition.health.connections.set_function(lambda: len(server.connections))
     return server
