@@ -137,6 +137,10 @@ def _group(group: dict[str, Any]) -> dict[str, Any]:
             rules.append(_tally_rule(rule, counters[names.rec_counter(kind)], kind))
         else:
             rules.append(_windowed(rule, counters))
+    for rule in rules:  # no tally is a rise: a rule left reading one would read nothing
+        if ":rise{" in rule["expr"]:
+            name = rule.get("record") or rule.get("alert")
+            raise ValueError(f"vmalert: rule {name} of group {group['name']} reads a rise")
     return {**group, "rules": rules}
 
 
