@@ -411,3 +411,16 @@ def test_operator_rule_specs_pass_promtool(tmp_path: Path, promtool: str) -> Non
         [promtool, "check", "rules", *paths], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_vmalert_refuses_a_rule_left_reading_a_rise() -> None:
+    """A rule that reads a rise in a form the vmalert format does not rewrite would read
+    nothing there (no tally records a rise): the format refuses to write it."""
+    from rulegen.formats import vmalert  # noqa: PLC0415 - its private group rewrite
+
+    group = {
+        "name": "agent-slo-x",
+        "rules": [{"record": "slo:x", "expr": 'rate(slo:events:rise{slo="x"}[5m])'}],
+    }
+    with pytest.raises(ValueError, match="rule slo:x of group agent-slo-x reads a rise"):
+        vmalert._group(group)
