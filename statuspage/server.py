@@ -1,11 +1,15 @@
 """The status page over HTTP: the standard library's threading server, read-only (GET and
-HEAD), each answer with the page's security headers."""
+HEAD), each answer with the page's security headers, and a cap on the connections it holds
+(a thread each): past it a newcomer gets 503 with ``Retry-After`` and is closed, so that
+idle or slow clients cost a bounded number of threads."""
 
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Final
+from typing import Any, Final
 
 from statuspage.app import CSP, Response, StatusPage
 
@@ -21,14 +25,57 @@ _SECURITY_HEADERS: Final = {
 }
 
 
+#: What a connection past the cap reads before it is closed.
+_FULL: Final = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 22\r\nConnection: close\r\n\r\ntoo many connections\r\n"
+)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
+    def __init__(self, address: tuple[str, int], handler: Any, max_connections: int) -> None:
+        super().__init__(address, handler)
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
 
-def make_server(page: StatusPage, host: str, port: int, request_timeout: float = 30.0) -> _Server:
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection while there are fewer than ``max_connections``;
+        else 503 and close."""
+        if not self._slots.acquire(blocking=False):
+            log.warning("refused %s: %d connections open", client_address[0], self.max_connections)
+            try:
+                request.sendall(_FULL)
+                request.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass  # the client left first
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def make_server(
+    page: StatusPage,
+    host: str,
+    port: int,
+    request_timeout: float = 30.0,
+    max_connections: int = 64,
+) -> _Server:
     """A server of ``page`` on ``host``:``port`` (0: any free port), not yet serving;
-    a client gets ``request_timeout`` seconds to send its request."""
+    a client gets ``request_timeout`` seconds for each read of its request, and at most
+    ``max_connections`` connections are open at once."""
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "agent-slo-ui"
@@ -66,4 +113,4 @@ def make_server(page: StatusPage, host: str, port: int, request_timeout: float =
         def log_message(self, format: str, *args: object) -> None:
             log.info("%s %s", self.address_string(), format % args)
 
-    return _Server((host, port), Handler)
+    return _Server((host, port), Handler, max_connections)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import sys
 import threading
 import time
@@ -553,3 +554,39 @@ def test_the_review_order_by_hand() -> None:
     assert [s[0] for s in ordered] == [
         "spent", "warned", "burning", "quiet", "calm", "empty", "few", "unloaded",
     ]  # fmt: skip
+
+
+def test_connections_past_the_cap_get_503_and_a_freed_slot_serves_again(site: Site) -> None:
+    """With two connections held open (idle, a thread each), a third gets 503 with
+    Retry-After and is closed; once one of the two leaves, a new connection is served."""
+    server = make_server(site.page(time.time()), "127.0.0.1", 0, max_connections=2)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    address = ("127.0.0.1", server.server_address[1])
+    idle = [socket.create_connection(address, timeout=10) for _ in range(2)]
+    try:
+        time.sleep(0.5)  # both accepted, each handler waiting for its request
+        conn = http.client.HTTPConnection(*address, timeout=10)
+        conn.request("GET", "/healthz")
+        refused = conn.getresponse()
+        assert (refused.status, refused.getheader("Retry-After")) == (503, "1")
+        assert refused.read() == b"too many connections\r\n"
+        conn.close()
+        idle.pop().close()
+        deadline = time.monotonic() + 10
+        while True:  # the freed slot comes back once its handler has read the close
+            conn = http.client.HTTPConnection(*address, timeout=10)
+            conn.request("GET", "/healthz")
+            answer = conn.getresponse()
+            body = answer.read()
+            conn.close()
+            if answer.status != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert (answer.status, body) == (200, b"ok\n")
+    finally:
+        for sock in idle:
+            sock.close()
+        server.shutdown()
+        thread.join()
+        server.server_close()

@@ -64,6 +64,13 @@ __all__ = ["ui"]
     "0: every load asks Prometheus). SLO pages are always read anew.",
 )
 @click.option(
+    "--max-connections",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Connections open at once (a thread each); past it a newcomer gets 503.",
+)
+@click.option(
     "--timeout",
     default=10.0,
     show_default=True,
@@ -81,6 +88,7 @@ def ui(
     basic_auth: str | None,
     min_runs: int,
     cache_seconds: float,
+    max_connections: int,
     timeout: float,
 ) -> None:
     """Serve the status page: every SLO the worst first (objective, SLI, budget left in % and
@@ -113,7 +121,7 @@ def ui(
         cache_seconds=cache_seconds,
     )
     try:
-        server = make_server(page, host, port)
+        server = make_server(page, host, port, max_connections=max_connections)
     except OSError as exc:
         raise DomainFailure(
             f"the status page did not start: cannot listen on {host}:{port}: {exc}"
