@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from decisions.policy import WITHIN_BUDGET, Status, judge
+from decisions.policy import WITHIN_BUDGET, Status, judge, review_order
 from decisions.report import Thresholds
 from rulegen.model import Policy
 
@@ -48,3 +48,23 @@ def test_review_log_thresholds_are_policies_of_the_same_engine() -> None:
     assert thresholds.judge(0.25, -0.25).name == "over_budget"
     assert thresholds.judge(0.1, 0.5).name == "within_budget"
     assert Thresholds(warning=None, red_line=None).judge(0.9, -3.5).name == "over_budget"
+
+
+def test_the_review_order_by_hand() -> None:
+    """Past a threshold first (the least budget left first, an overspent one before a
+    warning), then within budget with an alert firing, then within budget by budget left,
+    then no verdict (no data, too few runs, no rules) by name."""
+    slos = [
+        ("quiet", "within_budget", 0.4, False),
+        ("unloaded", "rules_not_loaded", None, False),
+        ("burning", "within_budget", 0.9, True),
+        ("warned", "warning", 0.3, False),
+        ("few", "not_enough_runs", 1.0, False),
+        ("spent", "exhausted", -0.5, True),
+        ("calm", "within_budget", 0.8, False),
+        ("empty", "no_data", 1.0, False),
+    ]
+    ordered = sorted(slos, key=lambda s: review_order(s[1], s[2], s[0], s[3]))
+    assert [s[0] for s in ordered] == [
+        "spent", "warned", "burning", "quiet", "calm", "empty", "few", "unloaded",
+    ]  # fmt: skip

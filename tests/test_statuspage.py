@@ -28,7 +28,6 @@ from realprom import Prometheus, free_port, running_prometheus
 
 from agent_slo.cli import main
 from decisions import gate
-from decisions.policy import review_order
 from rulegen.resolve import load
 from statuspage.app import StatusPage
 from statuspage.overview import Catalog
@@ -534,26 +533,6 @@ def test_the_overview_and_the_reports_review_put_the_slos_in_one_order(site: Sit
     reviewed = [r["slo"] for r in json.loads(result.output)]
     shown = [r["slo"] for r in _json(site.page(time.time()), "/api/overview")["slos"]]
     assert reviewed == shown == ["triage-quality", "idle-success", "unloaded-success"]
-
-
-def test_the_review_order_by_hand() -> None:
-    """Past a threshold first (the least budget left first, an overspent one before a
-    warning), then within budget with an alert firing, then within budget by budget left,
-    then no verdict (no data, too few runs, no rules) by name."""
-    slos = [
-        ("quiet", "within_budget", 0.4, False),
-        ("unloaded", "rules_not_loaded", None, False),
-        ("burning", "within_budget", 0.9, True),
-        ("warned", "warning", 0.3, False),
-        ("few", "not_enough_runs", 1.0, False),
-        ("spent", "exhausted", -0.5, True),
-        ("calm", "within_budget", 0.8, False),
-        ("empty", "no_data", 1.0, False),
-    ]
-    ordered = sorted(slos, key=lambda s: review_order(s[1], s[2], s[0], s[3]))
-    assert [s[0] for s in ordered] == [
-        "spent", "warned", "burning", "quiet", "calm", "empty", "few", "unloaded",
-    ]  # fmt: skip
 
 
 def test_connections_past_the_cap_get_503_and_a_freed_slot_serves_again(site: Site) -> None:
