@@ -117,8 +117,12 @@ def _windowed(rule: dict[str, Any], counters: dict[str, dict[str, Any]]) -> dict
         return rule
     definitions: list[str] = []
     expr = rule["expr"]
+    slo = rule["labels"][names.LABEL_SLO]
     for match in found:
-        kind, slo, window = match.group(1), match.group(2), match.group(3)
+        kind, read, window = match.group(1), match.group(2), match.group(3)
+        if read != escape(slo):  # the windows of an SLO read its own rises
+            name = rule.get("record") or rule.get("alert")
+            raise ValueError(f"vmalert: rule {name} of SLO {slo} reads {read}'s rise")
         # the window is open at its start (promql.open_range): a whole duration less 1 ms
         expr = expr.replace(match.group(0), _window(kind, slo, parse_duration_ms(window) + 1))
         for definition in _definitions(kind, slo, counters[names.rec_counter(kind)]):
