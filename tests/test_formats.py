@@ -424,3 +424,17 @@ def test_vmalert_refuses_a_rule_left_reading_a_rise() -> None:
     }
     with pytest.raises(ValueError, match="rule slo:x of group agent-slo-x reads a rise"):
         vmalert._group(group)
+
+
+def test_vmalert_refuses_a_window_of_another_slos_rises() -> None:
+    """A window reads the rises of its own SLO (the SLO of its labels): one that reads
+    another's is refused rather than counted from the wrong tally."""
+    from rulegen.formats import vmalert  # noqa: PLC0415 - its private group rewrite
+
+    window = {
+        "record": "slo:events:increase5m",
+        "expr": 'sum_over_time(slo:events:rise{slo="y"}[4m59s999ms])',
+        "labels": {"slo": "x", "workflow": "w"},
+    }
+    with pytest.raises(ValueError, match="slo:events:increase5m of SLO x reads y's rise"):
+        vmalert._group({"name": "agent-slo-x", "rules": [window]})
