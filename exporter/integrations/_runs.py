@@ -13,7 +13,7 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -23,12 +23,29 @@ from exporter.recorder import Recorder
 from exporter.wire import EventError, check_fields
 from rulegen.taxonomy import DEFAULT_OUTCOMES
 
-__all__ = ["Mark", "RunRecorder", "WatchedRun", "label_value"]
+__all__ = ["RECORD_ARGUMENTS", "Mark", "RunRecorder", "WarnOnce", "WatchedRun", "label_value"]
 
 #: The arguments of ``Recorder.record`` that a dimension cannot be named after.
-_RECORD_ARGUMENTS: Final = frozenset({"workflow", "outcome", "count", "duration_seconds", "id"})
+RECORD_ARGUMENTS: Final = frozenset({"workflow", "outcome", "count", "duration_seconds", "id"})
 #: How many distinct problems are logged before the rest are only counted.
 _MAX_LOGGED: Final = 1_000
+
+
+class WarnOnce:
+    """Warn the first time a problem (by key) is seen; later ones pass silently, and past
+    a thousand distinct keys nothing more is logged (a hook must not flood the log)."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.log = log
+        self._lock = threading.Lock()
+        self._seen: set[Hashable] = set()
+
+    def __call__(self, key: Hashable, message: str, *args: object) -> None:
+        with self._lock:
+            if key in self._seen or len(self._seen) >= _MAX_LOGGED:
+                return
+            self._seen.add(key)
+        self.log.warning("agent-slo: " + message, *args)
 
 
 class Mark(enum.IntEnum):
@@ -97,7 +114,8 @@ class RunRecorder:
         self.recorded = 0
         self.errors = 0
         self._lock = threading.Lock()
-        self._logged: set[str] = set()
+        #: Warn the first time a problem is seen; later ones pass silently.
+        self.warn_once = WarnOnce(log)
 
     # -- configuration: programmer errors, raised at construction ------------------------
 
@@ -119,7 +137,7 @@ class RunRecorder:
                     f"(known: {sorted(self.outcomes)})"
                 )
         names = {d for d in dimensions if d is not None}
-        reserved = sorted(names & _RECORD_ARGUMENTS)
+        reserved = sorted(names & RECORD_ARGUMENTS)
         if reserved:
             raise ValueError(f"dimensions: {reserved} name arguments of record(), not labels")
         if self.declared is not None and not names <= self.declared:
@@ -198,14 +216,6 @@ class RunRecorder:
                 self.workflow,
                 exc,
             )
-
-    def warn_once(self, key: str, message: str, *args: object) -> None:
-        """Warn the first time a problem is seen; later ones pass silently."""
-        with self._lock:
-            if key in self._logged or len(self._logged) >= _MAX_LOGGED:
-                return
-            self._logged.add(key)
-        self.log.warning("agent-slo: " + message, *args)
 
 
 def label_value(value: object) -> tuple[str | None, str]:

@@ -49,7 +49,7 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import StatusCode
 
 from exporter.catalog import Catalog
-from exporter.integrations._runs import label_value
+from exporter.integrations._runs import RECORD_ARGUMENTS, WarnOnce, label_value
 from exporter.recorder import Recorder
 from rulegen.taxonomy import DEFAULT_OUTCOMES
 
@@ -86,10 +86,6 @@ ERROR_TYPE_ATTRIBUTE: Final = "error.type"
 EXCEPTION_TYPE_ATTRIBUTE: Final = "exception.type"
 #: Span attribute → dimension, when none are given.
 DEFAULT_DIMENSIONS: Final[Mapping[str, str]] = {"gen_ai.request.model": "model"}
-#: The arguments of ``Recorder.record`` that a dimension cannot be named after.
-_RECORD_ARGUMENTS: Final = frozenset({"workflow", "outcome", "count", "duration_seconds", "id"})
-#: How many distinct problems are logged before the rest are only counted.
-_MAX_LOGGED: Final = 1_000
 
 
 class OutcomeSpanProcessor(SpanProcessor):
@@ -136,7 +132,7 @@ class OutcomeSpanProcessor(SpanProcessor):
         self.skipped: Counter[str] = Counter()
         self.errors = 0
         self._lock = threading.Lock()
-        self._logged: set[tuple[str, str]] = set()
+        self._warn_once = WarnOnce(log)
         self._check_configuration()
 
     def _check_configuration(self) -> None:
@@ -159,7 +155,7 @@ class OutcomeSpanProcessor(SpanProcessor):
         clashes = [d for d, n in Counter(self.dimensions.values()).items() if n > 1]
         if clashes:
             raise ValueError(f"dimensions: several attributes map to {sorted(clashes)}")
-        reserved = sorted(set(self.dimensions.values()) & _RECORD_ARGUMENTS)
+        reserved = sorted(set(self.dimensions.values()) & RECORD_ARGUMENTS)
         if reserved:
             raise ValueError(f"dimensions: {reserved} name arguments of record(), not labels")
 
@@ -312,11 +308,7 @@ class OutcomeSpanProcessor(SpanProcessor):
 
     def _log_once(self, reason: str, key: str, message: str, *args: object) -> None:
         """Warn the first time a problem is seen; later ones are only counted."""
-        with self._lock:
-            if (reason, key) in self._logged or len(self._logged) >= _MAX_LOGGED:
-                return
-            self._logged.add((reason, key))
-        log.warning("agent-slo: " + message, *args)
+        self._warn_once((reason, key), message, *args)
 
 
 def _error_type(span: ReadableSpan, attributes: Mapping[str, AttributeValue]) -> str | None:
