@@ -50,6 +50,7 @@ HistogramKey = tuple[str, tuple[tuple[str, str], ...]]  # workflow, dimensions
 _MAX_GROUP: Final = 256  # batches per transaction
 _DIMS_CACHE: Final = 65_536  # series whose stored dimension text is kept
 _PRUNE_EVERY: Final = 60.0  # seconds between sweeps of expired idempotency keys
+LOCK_WAIT = 5.0  # seconds a starting exporter waits for the state file's lock
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS counters (
     workflow TEXT NOT NULL, outcome TEXT NOT NULL, dims TEXT NOT NULL, value INTEGER NOT NULL,
@@ -214,9 +215,17 @@ class Store:
                 f"{path.name}-shm beside it (or delete it to start from zero)"
             )
         try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(
+                path, timeout=LOCK_WAIT, check_same_thread=False, isolation_level=None
+            )
+            # The exporter alone uses the file: no file lock to take and release around
+            # each transaction, the WAL's index in memory, and a second exporter started
+            # on the same file refused instead of both counting into it.
+            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("BEGIN EXCLUSIVE")
+            self._db.execute("COMMIT")
             self._db.executescript(_SCHEMA)
             self._keys = self._db.execute("SELECT COUNT(*) FROM idempotency").fetchone()[0]
             self._load()
@@ -602,6 +611,8 @@ def _open_error(path: Path, exc: Exception) -> str:
         fix = f"create the directory {parent}"
     elif not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         fix = f"let this user write {parent} and {path.name}"
+    elif isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        fix = "another process holds it (an exporter already running on it?): stop that one first"
     elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
         fix = "it is not an agent-slo state file (or it is corrupt): move it aside or pick another"
     else:

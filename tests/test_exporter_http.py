@@ -9,6 +9,7 @@ import logging
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -760,6 +761,46 @@ def test_start_up_errors_name_the_path_and_the_fix(tmp_path: Path) -> None:
         f"Error: the exporter did not start: cannot open the state file {missing}: unable to "
         f"open database file; create the directory {tmp_path / 'nowhere'}"
     ]
+
+
+def test_a_second_exporter_on_the_same_state_file_is_refused(tmp_path: Path) -> None:
+    """Two exporters counting into one file would each write their own totals over the
+    other's: the second (a real `agent-slo serve`) refuses to start, in one line, and the
+    first goes on counting."""
+    state = tmp_path / "state.db"
+    store = Store(state, _catalog())
+    spec = tmp_path / "specs"
+    spec.mkdir()
+    (spec / "spec.yaml").write_text(SPEC)
+    try:
+        second = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "agent-slo"),
+                "serve",
+                "--specs",
+                str(spec),
+                "--state",
+                str(state),
+                "--port",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 1
+        assert second.stdout == ""
+        assert second.stderr.strip().splitlines() == [
+            f"Error: the exporter did not start: cannot open the state file {state}: database "
+            "is locked; another process holds it (an exporter already running on it?): stop "
+            "that one first"
+        ]
+        store.apply([Event("triage", "rejected", (("model", "model-a"),), 1, None, None)])
+        assert store.snapshot().counters[KEY] == 1
+    finally:
+        store.close()
+    assert _stored(state) == {KEY: 1}
 
 
 def test_health_endpoints(exporter: Exporter) -> None:
