@@ -21,6 +21,7 @@ import functools
 import hmac
 import json
 import logging
+import math
 import threading
 import time
 import urllib.parse
@@ -44,6 +45,9 @@ log = logging.getLogger("agent_slo.exporter")
 OUTCOMES_PATH: Final = "/v1/outcomes"
 _PARSE_INLINE_BYTES: Final = 64 * 1024  # larger bodies are parsed off the event loop
 _REALM: Final = 'Basic realm="agent-slo"'
+#: Seconds a commit waits for the writers the last commit answered (see _Commits).
+WAVE_HOLD: Final = 0.0005
+_WAVE_WINDOW: Final = 0.005  # seconds after a commit its writers are expected back
 
 
 @dataclass(frozen=True)
@@ -339,9 +343,15 @@ class ExporterApp:
 
 class _Commits:
     """Store commits answered on the event loop, with as few objects and thread wake-ups as
-    possible: the writes of one loop iteration go to the committer as one submission, its
-    outcomes for them come back in one call, and one wake-up of the loop answers every
-    submission committed meanwhile."""
+    possible. The writes of one loop iteration are one submission, committed on the loop
+    itself while that is quick (:meth:`Store.commit_here`), else by the committer thread,
+    whose outcomes come back in one call (one wake-up of the loop answers every submission
+    committed meanwhile).
+
+    A commit waits up to :data:`WAVE_HOLD` for the writers its last commit answered (the
+    closed-loop writers every client library is: each sends its next write once answered):
+    they are about to write again, and one commit (one flush to disk) for all of them costs
+    less than one for the first few and another for the rest."""
 
     def __init__(self, store: Store, timeout: float) -> None:
         self.store = store
@@ -351,24 +361,55 @@ class _Commits:
         self._done: list[tuple[_Sent, list[Outcome]]] = []
         self._lock = threading.Lock()
         self._scheduled = False
+        self._expected = 0  # writes the last commit answered
+        self._arrived = 0  # writes since
+        self._first = 0.0  # loop time of the first write waiting
+        self._last = -math.inf  # loop time of the last commit
+        self._holding = False
 
     def submit(
         self, events: list[Event], answer: Callable[[Outcome | TimeoutError], Response]
     ) -> Deferred:
         """Commit ``events``; the request is answered with ``answer`` of what the store did.
         Past the timeout, the batch is withdrawn if the committer has not taken it yet."""
+        loop = asyncio.get_running_loop()
         if not self._batches:
-            loop = asyncio.get_running_loop()
-            loop.call_soon(self._send, loop)
+            self._first = loop.time()
+            loop.call_soon(self._ready, loop)
         deferred = Deferred()
         self._batches.append(events)
         self._answers.append((deferred, answer))
+        self._arrived += 1
+        if self._holding and self._arrived >= self._expected:
+            self._holding = False
+            loop.call_soon(self._ready, loop)
         return deferred
+
+    def _ready(self, loop: asyncio.AbstractEventLoop) -> None:
+        """At the end of a loop iteration with writes: commit them, or hold them while the
+        writers answered last are still to write (at most WAVE_HOLD)."""
+        if not self._batches:
+            return
+        now = loop.time()
+        left = self._first + WAVE_HOLD - now
+        recent = now - self._last < _WAVE_WINDOW  # else those writers are not coming back
+        if self._arrived >= self._expected or left <= 0 or not recent:
+            self._holding = False
+            self._send(loop)
+        elif not self._holding:
+            self._holding = True
+            loop.call_later(left, self._ready, loop)
 
     def _send(self, loop: asyncio.AbstractEventLoop) -> None:
         sent = _Sent(self._answers)
-        submission = Submission(self._batches, partial(self._finished, loop, sent))
+        submission = Submission(self._batches, sent.settle)
+        self._expected, self._arrived = len(self._answers), 0
         self._batches, self._answers = [], []
+        committed = self.store.commit_here(submission)
+        self._last = loop.time()
+        if committed:
+            return
+        submission.done = partial(self._finished, loop, sent)
         sent.submission = submission
         sent.timer = loop.call_later(self.timeout, sent.expire)  # one timer for them all
         self.store.send(submission)

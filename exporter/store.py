@@ -3,7 +3,9 @@
 Callers hand checked batches to :meth:`Store.submit` (or several to
 :meth:`Store.submit_all`) and get a future, or hand several at once in a
 :class:`Submission` (:meth:`Store.send`) and get one call back for all of them: the HTTP
-write path, where a future per batch would cost as much as the rest of the commit. The
+write path, where a future per batch would cost as much as the rest of the commit, or
+commit such a submission in their own thread while that is quick
+(:meth:`Store.commit_here`: the event loop does, see there why). The
 committer takes every batch waiting, applies them in one transaction
 (``synchronous=FULL``: on disk before the commit returns), then updates the in-memory
 counters that ``/metrics`` reads and resolves the futures (or calls back). An event is
@@ -51,6 +53,10 @@ _MAX_GROUP: Final = 256  # batches per transaction
 _DIMS_CACHE: Final = 65_536  # series whose stored dimension text is kept
 _PRUNE_EVERY: Final = 60.0  # seconds between sweeps of expired idempotency keys
 LOCK_WAIT = 5.0  # seconds a starting exporter waits for the state file's lock
+SLOW_COMMIT: Final = 0.05  # seconds: a commit made in the caller's thread slower than this...
+SLOW_PAUSE: Final = 60.0  # ...leaves every commit to the committer thread for this long
+_HERE_EVENTS: Final = 64  # events at most in a commit made in the caller's thread
+_HERE_WAIT: Final = 0.005  # seconds the caller waits for the in-memory counters
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS counters (
     workflow TEXT NOT NULL, outcome TEXT NOT NULL, dims TEXT NOT NULL, value INTEGER NOT NULL,
@@ -196,7 +202,11 @@ class Store:
         self.horizon = idempotency_horizon
         self.max_keys = idempotency_max
         self.clock = clock
-        self._lock = threading.Lock()
+        # The in-memory counters (re-entrant: a commit made by commit_here holds it from
+        # start to end, and updates them inside).
+        self._lock = threading.RLock()
+        self._committing = threading.Lock()  # one transaction at a time, whoever commits
+        self._slow_until = 0.0  # commit_here declines until then
         self._queue: queue.SimpleQueue[Submission | None] = queue.SimpleQueue()
         self._dims_text: dict[tuple[tuple[str, str], ...], str] = {}  # bounded by _DIMS_CACHE
         self._counters: dict[CounterKey, int] = {}
@@ -313,6 +323,47 @@ class Store:
         """Queue the batches of ``submission`` (one wake-up of the committer)."""
         self._queue.put(submission)
 
+    def commit_here(self, submission: Submission) -> bool:
+        """Commit ``submission`` in the calling thread and call its ``done`` there, if that
+        is quick: nothing queued for the committer, not committing itself, small batches,
+        the in-memory counters free within a few milliseconds, and no commit slower than
+        :data:`SLOW_COMMIT` in the last :data:`SLOW_PAUSE` seconds (then the committer takes
+        every commit, so that a slow disk never holds up the caller again). True if done;
+        False: nothing was applied, send it instead.
+
+        The event loop commits this way: with the committer thread, each commit costs two
+        thread wake-ups (loop to committer, committer to loop) that on a virtual machine
+        take longer than the commit's own work."""
+        if time.monotonic() < self._slow_until or not self._queue.empty():
+            return False
+        if sum(len(p.events) for p in submission.pending) > _HERE_EVENTS:
+            return False
+        if not self._committing.acquire(blocking=False):
+            return False
+        try:
+            if not self._lock.acquire(timeout=_HERE_WAIT):  # a scrape copies, or it is stuck
+                self._pause("the in-memory counters were busy")
+                return False
+            try:
+                if not submission.take():
+                    return True
+                start = time.monotonic()
+                self._commit_group(submission.pending)
+                took = time.monotonic() - start
+            finally:
+                self._lock.release()
+        finally:
+            self._committing.release()
+        if took > SLOW_COMMIT:
+            self._pause(f"a commit took {took * 1000:.0f} ms")
+        submission.finish()
+        return True
+
+    def _pause(self, why: str) -> None:
+        """Leave every commit to the committer thread for a while."""
+        self._slow_until = time.monotonic() + SLOW_PAUSE
+        log.warning("%s: commits go through the writer thread for the next %.0f s", why, SLOW_PAUSE)
+
     def apply(self, events: list[Event], timeout: float | None = None) -> Applied:
         """Submit a batch and wait until it is durable; raise :class:`StoreError` on failure."""
         return self.submit(events).result(timeout)
@@ -345,14 +396,9 @@ class Store:
             # sender was told so); the others can no longer be withdrawn.
             taken = [s for s in taken if s.take()]
             group = [p for s in taken for p in s.pending]
-            try:
-                if group:
-                    self._commit(group)
-            except Exception as exc:  # the committer must outlive any batch
-                log.exception("the committer failed a group of %d batch(es)", len(group))
-                for pending in group:
-                    if pending.outcome is None:
-                        pending.outcome = StoreError(f"not recorded: {exc}")
+            if group:
+                with self._committing:
+                    self._commit_group(group)
             for submission in taken:
                 try:
                     submission.finish()
@@ -360,6 +406,15 @@ class Store:
                     log.exception("a write's callback failed")
             if stop:
                 return
+
+    def _commit_group(self, group: list[_Pending]) -> None:
+        try:
+            self._commit(group)
+        except Exception as exc:  # the committer must outlive any batch
+            log.exception("the committer failed a group of %d batch(es)", len(group))
+            for pending in group:
+                if pending.outcome is None:
+                    pending.outcome = StoreError(f"not recorded: {exc}")
 
     def _commit(self, group: list[_Pending]) -> None:
         if self._broken is None:
