@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -18,17 +19,19 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from click.testing import CliRunner
 from exporters import catalog_of, serving
 
 from agent_slo.cli import main
+from exporter import server
 from exporter.catalog import Catalog
 from exporter.events import Event
-from exporter.server import Limits, RefusalLog, Security
-from exporter.store import BatchError, Store, StoreError
+from exporter.http import Response
+from exporter.server import Limits, RefusalLog, Security, _Commits
+from exporter.store import Applied, BatchError, Store, StoreError, Submission
 
 SPEC = """\
 apiVersion: agent-slo/v1
@@ -870,3 +873,70 @@ def test_writes_sent_while_others_wait_get_their_own_503(tmp_path: Path) -> None
                 assert reply["error"].startswith("the store did not answer within 1 s")
         assert exporter.post(second)[1] == {"accepted": 1, "duplicates": 0, "folded": 0}
         assert exporter.counters() == {KEY: 2}
+
+
+class _RecordingStore:
+    """A store that commits at once in the caller's thread and remembers each commit's size."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def commit_here(self, submission: Submission) -> bool:
+        self.sizes.append(len(submission.pending))
+        for pending in submission.pending:
+            pending.outcome = Applied(len(pending.events), 0, 0)
+        submission.finish()
+        return True
+
+
+def test_a_commit_waits_for_the_writers_the_last_one_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three writes committed together; of the three writers answered, one writes again:
+    its commit waits for the other two (one flush to disk for the three), but no longer
+    than WAVE_HOLD, and not at all once the last commit is older than the window in which
+    its writers come back."""
+    event = Event("triage", "rejected", (("model", "model-a"),), 1, None, None)
+    store = _RecordingStore()
+    answered: list[Response | BaseException] = []
+
+    def write(commits: _Commits) -> None:
+        commits.submit([event], lambda outcome: Response(200)).bind(answered.append)
+
+    async def run() -> None:
+        commits = _Commits(cast(Store, store), timeout=30)
+        for _ in range(3):
+            write(commits)
+        await asyncio.sleep(0)  # the end of the loop iteration: nobody else to wait for
+        assert store.sizes == [3]
+        write(commits)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert store.sizes == [3]  # held
+        write(commits)
+        write(commits)
+        await asyncio.sleep(0)
+        assert store.sizes == [3, 3]
+        monkeypatch.setattr(server, "WAVE_HOLD", 0.05)
+        write(commits)
+        await asyncio.sleep(0.01)
+        assert store.sizes == [3, 3]
+        await asyncio.sleep(0.1)
+        assert store.sizes == [3, 3, 1]  # the others did not come: held WAVE_HOLD at most
+        monkeypatch.setattr(server, "WAVE_HOLD", 10.0)
+        monkeypatch.setattr(server, "_WAVE_WINDOW", 0.05)
+        for _ in range(2):
+            write(commits)
+        await asyncio.sleep(0)
+        assert store.sizes == [3, 3, 1, 2]
+        await asyncio.sleep(0.1)  # past the window: its writers are not coming back
+        write(commits)
+        await asyncio.sleep(0)
+        assert store.sizes == [3, 3, 1, 2, 1]
+
+    monkeypatch.setattr(
+        server, "WAVE_HOLD", 10.0
+    )  # until said otherwise, arrivals alone end a hold
+    asyncio.run(run())
+    assert len(answered) == 10
+    assert all(isinstance(a, Response) and a.status == 200 for a in answered)
